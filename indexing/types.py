@@ -1,0 +1,104 @@
+"""Plain value types shared by the indexing package and its callers."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+
+class Classification(IntEnum):
+    """Sensitivity levels, ordered: a higher value is more sensitive."""
+
+    PUBLIC = 0
+    INTERNAL = 1
+    CONFIDENTIAL = 2
+    RESTRICTED = 3
+
+    @classmethod
+    def parse(cls, value: "str | Classification") -> "Classification":
+        """Parse a level name (case-insensitive); raise ValueError naming the allowed values."""
+        if isinstance(value, Classification):
+            return value
+        try:
+            return cls[str(value).strip().upper()]
+        except KeyError:
+            allowed = ", ".join(level.name.lower() for level in cls)
+            raise ValueError(f"unknown classification {value!r}; use one of: {allowed}") from None
+
+    def __str__(self) -> str:  # "confidential", not "Classification.CONFIDENTIAL"
+        return self.name.lower()
+
+
+@dataclass(frozen=True)
+class Section:
+    """A piece of a loaded document: text under one heading (and page, where the format has pages)."""
+
+    text: str
+    heading: str | None = None
+    page: int | None = None
+
+
+@dataclass(frozen=True)
+class LoadedDocument:
+    """What a loader returns: the document's title and its text split by structure."""
+
+    source: str
+    title: str
+    format: str
+    sections: tuple[Section, ...]
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(s.text for s in self.sections)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A retrievable piece of a document. `chunk_id` is stable: derived from doc id and content."""
+
+    chunk_id: str
+    doc_id: str
+    position: int
+    text: str
+    heading: str | None = None
+    page: int | None = None
+    token_count: int = 0
+
+
+@dataclass(frozen=True)
+class DocumentRecord:
+    """A stored document as the store reports it."""
+
+    doc_id: str
+    source: str
+    title: str
+    format: str
+    content_hash: str
+    version: int
+    groups: tuple[str, ...]
+    declared: Classification
+    label: Classification  # max(declared, detected over its chunks)
+    chunk_count: int
+    ingested_at: str
+
+
+@dataclass
+class SearchHit:
+    """One retrieved chunk with its score and provenance.
+
+    `retrievers` maps each retriever that found the chunk ("dense", "bm25", "graph") to its rank there (1-based).
+    `graph_paths` lists, for graph hits, the entity paths that reached the chunk.
+    """
+
+    chunk_id: str
+    doc_id: str
+    source: str
+    title: str
+    text: str
+    score: float
+    label: Classification
+    groups: tuple[str, ...]
+    position: int = 0
+    heading: str | None = None
+    page: int | None = None
+    retrievers: dict[str, int] = field(default_factory=dict)
+    graph_paths: list[list[str]] = field(default_factory=list)

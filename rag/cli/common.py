@@ -1,0 +1,32 @@
+"""Helpers shared by the CLI command modules: settings, JSON output, error exits."""
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from rag.config import Settings
+
+# Command modules, each with `register(cli: click.Group)`. Order is the order in `rag --help`.
+COMMAND_MODULES = ("index_cmds", "route_cmds", "graph_cmds", "serve_cmds", "eval_cmds", "bench_cmds")
+
+
+def settings() -> Settings:
+    """The settings for this invocation (environment + .env)."""
+    return Settings()
+
+
+def emit(obj: Any, as_json: bool, text: str | None = None) -> None:
+    """Print `obj` as JSON when `as_json`, otherwise `text` (or a readable dump of obj)."""
+    if as_json:
+        click.echo(json.dumps(obj, indent=2, default=str, ensure_ascii=False))
+    else:
+        click.echo(text if text is not None else json.dumps(obj, indent=2, default=str, ensure_ascii=False))
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Print `error: message` to stderr and exit with `code` (2: bad input, 1: runtime failure)."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)

