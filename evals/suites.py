@@ -1,0 +1,182 @@
+"""The evaluation suites, each a function over components it is given (no settings, no ingestion).
+
+* `evaluate_retrieval`: every retriever mode on the same queries, so a report shows what each part
+  (BM25, dense, graph, their fusion) contributes; latency per mode.
+* `evaluate_answers`: questions through the assistant (real model): SQuAD exact match / token F1,
+  abstention on unanswerable questions, citation accuracy, latency per stage, routes taken.
+* `evaluate_routing`: labelled prompts through the route decision: leaks (must be 0), precision and
+  recall of the sensitive class, benign prompts kept local, latency.
+"""
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from evals import metrics
+from evals.datasets import EvalQuery, RoutingPrompt
+from evals.relevance import any_supported, qrels_of, rank_items
+
+MODES = ("bm25", "dense", "hybrid", "graph", "all")
+SEARCH_K = 10  # deepest cut-off of any retrieval metric
+
+ABSTENTION = re.compile(
+    r"\b(i (do not|don't|cannot|can't|could not|couldn't) (know|find|answer|tell|say)"
+    r"|not (mentioned|found|stated|specified|provided|available|covered|in the (provided |given )?(context|documents?|sources?))"
+    r"|no (information|answer|mention|relevant)"
+    r"|(cannot|can't|unable to) (be )?(answer|determine|find)"
+    r"|does(n't| not) (say|mention|contain|specify|provide)"
+    r"|insufficient|not enough information)\b",
+    re.IGNORECASE,
+)
+"""How an abstention reads; the assistant's own refusal sentence must match (tested)."""
+
+
+class Searcher(Protocol):
+    """What the retrieval suite needs (`rag.retriever.Retriever` has it)."""
+
+    def search(self, query: str, *, groups: Sequence[str] | None, k: int, mode: str) -> list[Any]: ...
+
+
+@dataclass(frozen=True)
+class _Cited:
+    chunk_id: str
+    source: str
+    text: str
+
+
+def is_abstention(text: str) -> bool:
+    """True when an answer declines to answer (empty, or says the sources do not hold it)."""
+    return not text.strip() or bool(ABSTENTION.search(text))
+
+
+def _search_mode(retriever: Searcher, queries: Sequence[EvalQuery], mode: str) -> tuple[dict[str, list[str]], list[float]]:
+    runs: dict[str, list[str]] = {}
+    seconds: list[float] = []
+    for query in queries:
+        start = time.perf_counter()
+        hits = retriever.search(query.question, groups=list(query.groups), k=SEARCH_K, mode=mode)
+        seconds.append(time.perf_counter() - start)
+        runs[query.id] = rank_items(hits, query.targets)
+    return runs, seconds
+
+
+def evaluate_retrieval(queries: Sequence[EvalQuery], retriever: Searcher, modes: Sequence[str] = MODES) -> dict[str, Any]:
+    """Retrieval metrics of every mode over the queries that have relevance targets.
+
+    A mode whose search raises is reported under ``errors`` (and so misses its thresholds) instead
+    of stopping the other modes.
+
+    Returns:
+        ``{"queries": n, "modes": {mode: {metric: value, "latency_p50_ms", "latency_p95_ms"}},
+        "errors": {mode: message}}``.
+    """
+    judged = [q for q in queries if q.targets]
+    qrels = {q.id: qrels_of(q.targets) for q in judged}
+    result: dict[str, Any] = {"queries": len(judged), "modes": {}, "errors": {}}
+    for mode in modes:
+        try:
+            runs, seconds = _search_mode(retriever, judged, mode)
+        except Exception as exc:  # reported, and fails the thresholds of this mode
+            result["errors"][mode] = f"{type(exc).__name__}: {exc}"
+            continue
+        scores = metrics.retrieval_scores(qrels, runs)
+        scores.pop("queries", None)
+        scores["latency_p50_ms"] = metrics.percentile(seconds, 50) * 1000
+        scores["latency_p95_ms"] = metrics.percentile(seconds, 95) * 1000
+        result["modes"][mode] = scores
+    return result
+
+
+def _cited(answer: Any, texts: dict[str, Any]) -> list[_Cited]:
+    out = []
+    for c in answer.citations:
+        hit = texts.get(c.chunk_id)
+        out.append(_Cited(c.chunk_id, c.source, hit.text if hit is not None else c.snippet))
+    return out
+
+
+def evaluate_answers(
+    queries: Sequence[EvalQuery],
+    ask: Callable[[EvalQuery], Any],
+    chunk_texts: Callable[[EvalQuery], dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Answer quality through the assistant.
+
+    Args:
+        queries: the (sampled) questions; unanswerable ones test abstention.
+        ask: question -> `rag.types.Answer` (text, citations, route, latencies).
+        chunk_texts: question -> {chunk_id: hit} for the full text of cited chunks (citations carry
+            only a snippet); without it the snippet is judged.
+
+    Returns:
+        ``{"metrics": {exact_match, f1, abstention_accuracy, false_abstention_rate,
+        citation_accuracy, answerable, unanswerable}, "latency": {stage: {p50_ms, p95_ms}},
+        "routes": {route: count}}``.
+    """
+    em, f1, cited_ok, abstain_ok, false_abstain = [], [], [], [], []
+    latencies, routes = [], Counter()
+    for query in queries:
+        answer = ask(query)
+        latencies.append(answer.latencies)
+        routes[answer.route] += 1
+        abstained = is_abstention(answer.text)
+        if not query.answerable:
+            abstain_ok.append(float(abstained))
+            continue
+        em.append(metrics.exact_match(answer.text, query.answers))
+        f1.append(metrics.token_f1(answer.text, query.answers))
+        false_abstain.append(float(abstained))
+        texts = chunk_texts(query) if chunk_texts else {}
+        cited_ok.append(float(any_supported(_cited(answer, texts), query.targets, query.answers)))
+    return {
+        "metrics": {
+            "exact_match": metrics.mean(em),
+            "f1": metrics.mean(f1),
+            "citation_accuracy": metrics.mean(cited_ok),
+            "false_abstention_rate": metrics.mean(false_abstain),
+            "abstention_accuracy": metrics.mean(abstain_ok),
+            "answerable": float(len(em)),
+            "unanswerable": float(len(abstain_ok)),
+        },
+        "latency": metrics.latency_summary(latencies),
+        "routes": dict(sorted(routes.items())),
+    }
+
+
+def evaluate_routing(prompts: Sequence[RoutingPrompt], route: Callable[[str], Any]) -> dict[str, Any]:
+    """Routing safety over labelled prompts.
+
+    Args:
+        prompts: labelled prompts.
+        route: text -> a decision with a ``route`` attribute ("local", "server", "refuse").
+
+    Returns:
+        ``{"metrics": metrics.routing_scores(...), "by_category": {category: scores},
+        "leaked_ids": [...], "over_cautious_ids": [...], "latency": {"route": {p50_ms, p95_ms}}}``;
+        ids only, never prompt text.
+    """
+    records: list[tuple[bool, str, str | None]] = []
+    by_category: dict[str, list[tuple[bool, str, str | None]]] = {}
+    leaked, cautious, seconds = [], [], []
+    for prompt in prompts:
+        start = time.perf_counter()
+        decision = route(prompt.text)
+        seconds.append({"route": time.perf_counter() - start})
+        record = (prompt.sensitive, str(decision.route), prompt.expected_route)
+        records.append(record)
+        by_category.setdefault(prompt.category or "uncategorized", []).append(record)
+        if prompt.sensitive and decision.route == "server":
+            leaked.append(prompt.id)
+        elif not prompt.sensitive and decision.route != "server":
+            cautious.append(prompt.id)
+    return {
+        "metrics": metrics.routing_scores(records),
+        "by_category": {c: metrics.routing_scores(r) for c, r in sorted(by_category.items())},
+        "leaked_ids": leaked,
+        "over_cautious_ids": cautious,
+        "latency": metrics.latency_summary(seconds),
+    }

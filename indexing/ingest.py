@@ -1,0 +1,278 @@
+"""Ingestion: files -> documents -> chunks -> labels + vectors -> one store transaction per document.
+
+Per document: read the bytes and hash them; an unchanged document (same content hash, groups and
+classification) writes nothing; otherwise load, chunk, label, embed and let listeners prepare, all outside
+the transaction; then replace the document's rows (SQLite, FTS5, listeners' tables) in one transaction and
+mirror the change in the in-memory FAISS index. After the batch the FAISS file is persisted once and each
+listener's `commit()` runs once. A crash at any point leaves every document either in its old or in its new
+state: the FAISS file is re-derived from SQLite when its generation is behind (see `store.py`).
+
+Document id = sha256(source)[:16], where source is the path relative to the folder argument (or the file
+name for a file argument), so the same file gets the same id on every machine.
+"""
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Protocol, Sequence
+
+from indexing.chunking import chunk_document, embedding_text
+from indexing.embedder import Embedder
+from indexing.errors import LoaderError
+from indexing.loaders import load_bytes, read_file
+from indexing.manifest import MANIFEST_NAMES, Access, Manifest
+from indexing.store import IndexStore
+from indexing.types import Chunk, Classification, DocumentRecord
+
+Labeler = Callable[[list[str]], list[Classification]]
+
+
+class IngestListener(Protocol):
+    """Something that derives state from chunks (the knowledge graph) and must follow every change."""
+
+    def prepare(self, chunks: Sequence[Chunk]) -> object:
+        """Heavy work on a document's new chunks, outside the transaction; the result goes to `write`."""
+
+    def write(self, conn: sqlite3.Connection, prepared: object, removed_chunk_ids: Sequence[str]) -> None:
+        """Inside the document's transaction (do not commit): drop `removed_chunk_ids`, store `prepared`.
+
+        Called with prepared=None when the document is deleted.
+        """
+
+    def commit(self) -> None:
+        """Once after a batch that changed something: refresh derived state (e.g. reload the graph)."""
+
+
+@dataclass
+class FileResult:
+    """What happened to one file: action is added, updated, unchanged, deleted or refused."""
+
+    source: str
+    action: str
+    doc_id: str | None = None
+    reason: str | None = None
+    chunks: int = 0
+    version: int | None = None
+    path: str | None = None
+
+
+@dataclass
+class IngestReport:
+    """Per-file results of a batch, with time spent per stage (seconds)."""
+
+    results: list[FileResult] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def by_action(self, action: str) -> list[FileResult]:
+        """Results with the given action."""
+        return [r for r in self.results if r.action == action]
+
+    @property
+    def refused(self) -> list[FileResult]:
+        return self.by_action("refused")
+
+    @property
+    def ok(self) -> bool:
+        """True when no file was refused."""
+        return not self.refused
+
+    @property
+    def chunks_written(self) -> int:
+        return sum(r.chunks for r in self.results if r.action in ("added", "updated"))
+
+    def counts(self) -> dict[str, int]:
+        """{action: number of files}."""
+        return {a: len(self.by_action(a)) for a in ("added", "updated", "unchanged", "refused")}
+
+    def to_dict(self) -> dict:
+        return {"counts": self.counts(), "chunks_written": self.chunks_written, "ok": self.ok,
+                "timings": {k: round(v, 4) for k, v in self.timings.items()},
+                "results": [asdict(r) for r in self.results]}
+
+
+def doc_id_for(source: str) -> str:
+    """Stable document id: 16 hex chars of sha256 over the source path."""
+    return hashlib.sha256(source.encode("utf-8")).hexdigest()[:16]
+
+
+class Ingestor:
+    """Adds, updates and deletes documents in an `IndexStore`.
+
+    Args:
+        store: Where documents go.
+        embedder: Embeds chunks; its tokenizer sizes them.
+        labeler: Labels chunk texts with a sensitivity level (None: chunks get the declared level).
+        listeners: Derived stores kept in step (see `IngestListener`).
+        max_file_bytes: Larger files are refused.
+        chunk_max_tokens, chunk_overlap_tokens: Chunk size and overlap in embedder tokens.
+        default_groups, default_classification: Used when neither arguments nor a manifest say.
+    """
+
+    def __init__(self, store: IndexStore, embedder: Embedder, labeler: Labeler | None = None,
+                 listeners: Sequence[IngestListener] = (), max_file_bytes: int = 20 * 1024 * 1024,
+                 chunk_max_tokens: int = 200, chunk_overlap_tokens: int = 40,
+                 default_groups: Sequence[str] = ("all",),
+                 default_classification: Classification = Classification.INTERNAL) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.labeler = labeler
+        self.listeners = list(listeners)
+        self.max_file_bytes = max_file_bytes
+        self.chunk_max_tokens = chunk_max_tokens
+        self.chunk_overlap_tokens = chunk_overlap_tokens
+        self.defaults = Access(tuple(default_groups), Classification.parse(default_classification))
+
+    def ingest_paths(self, paths: Iterable[Path | str], groups: Sequence[str] | None = None,
+                     classification: Classification | str | None = None,
+                     manifest: Manifest | None = None) -> IngestReport:
+        """Ingest files and folders (recursively); a refused file never stops the others.
+
+        Args:
+            paths: Files or folders. A folder's files get sources relative to it; a file its own name.
+            groups: Readers of every document (overrides the manifest).
+            classification: Declared level of every document (overrides the manifest).
+            manifest: Access rules; default: `manifest.yaml` at the root of each folder argument.
+        """
+        explicit = Access(tuple(groups) if groups is not None else None,
+                          None if classification is None else Classification.parse(classification))
+        report = IngestReport()
+        self.store.check_embedder(self.embedder.name)
+        with self._batch(report):
+            for path, source, folder_manifest in expand_paths(paths, manifest):
+                access = explicit.over(folder_manifest.resolve(source) if folder_manifest else Access())
+                report.results.append(self._ingest_file(path, source, access.over(self.defaults), report))
+        return report
+
+    def ingest_bytes(self, name: str, data: bytes, groups: Sequence[str] | None = None,
+                     classification: Classification | str | None = None) -> FileResult:
+        """Ingest an uploaded file (its extension picks the loader); refusals come back as action "refused"."""
+        access = Access(tuple(groups) if groups is not None else None,
+                        None if classification is None else Classification.parse(classification)).over(self.defaults)
+        report = IngestReport()
+        self.store.check_embedder(self.embedder.name)
+        with self._batch(report):
+            if len(data) > self.max_file_bytes:
+                result = self._refuse(name, LoaderError(name, "too_large", f"the upload is {len(data):,} bytes, "
+                                      f"over the {self.max_file_bytes:,}-byte limit", "split it into smaller files"))
+            else:
+                result = self._ingest_data(name, data, name, access, report)
+            report.results.append(result)
+        return result
+
+    def delete(self, doc_id_or_source: str) -> bool:
+        """Remove a document from SQLite, FTS5, FAISS and the listeners; False if it is unknown."""
+        return bool(self.delete_many([doc_id_or_source]))
+
+    def delete_many(self, doc_ids_or_sources: Iterable[str]) -> list[str]:
+        """Remove several documents, refreshing listeners once; returns the doc ids removed."""
+        deleted = []
+        report = IngestReport()
+        with self._batch(report):
+            for key in doc_ids_or_sources:
+                record = self.store.get_document(key)
+                hooks = [_hook(listener, None) for listener in self.listeners]
+                if record is not None and self.store.delete_document(record.doc_id, hooks) is not None:
+                    deleted.append(record.doc_id)
+                    report.results.append(FileResult(record.source, "deleted", record.doc_id))
+        return deleted
+
+    # --- one document ----------------------------------------------------------------------------
+    def _ingest_file(self, path: Path, source: str, access: Access, report: IngestReport) -> FileResult:
+        try:
+            with _timed(report, "read"):
+                data = read_file(path, self.max_file_bytes)
+        except LoaderError as exc:
+            return self._refuse(source, exc, path)
+        return self._ingest_data(source, data, str(path), access, report)
+
+    def _ingest_data(self, source: str, data: bytes, label: str, access: Access, report: IngestReport) -> FileResult:
+        doc_id = doc_id_for(source)
+        content_hash = hashlib.sha256(data).hexdigest()
+        existing = self.store.get_document(doc_id)
+        if existing is not None and existing.content_hash == content_hash:
+            return self._same_content(existing, access)
+        try:
+            with _timed(report, "load"):
+                document = load_bytes(source, data, label=label)
+        except LoaderError as exc:
+            return self._refuse(source, exc, label)
+        with _timed(report, "chunk"):
+            chunks = chunk_document(doc_id, document, self.embedder.count_tokens,
+                                    self.chunk_max_tokens, self.chunk_overlap_tokens)
+        with _timed(report, "label"):
+            labels = self.labeler([c.text for c in chunks]) if self.labeler else [access.classification] * len(chunks)
+        with _timed(report, "embed"):
+            vectors = self.embedder.embed([embedding_text(c, document.title) for c in chunks])
+        with _timed(report, "prepare"):
+            hooks = [_hook(listener, listener.prepare(chunks)) for listener in self.listeners]
+        record = DocumentRecord(doc_id, source, document.title, document.format, content_hash, 0, access.groups,
+                                access.classification, access.classification, 0, "")
+        action = "updated" if existing is not None else "added"
+        with _timed(report, "write"):
+            stored, _removed = self.store.write_document(record, chunks, vectors, labels, hooks, action=action,
+                                                         reason="content changed" if existing else None)
+        return FileResult(source, action, doc_id, "content changed" if existing else None, len(chunks),
+                          stored.version, label)
+
+    def _same_content(self, existing: DocumentRecord, access: Access) -> FileResult:
+        if set(existing.groups) == set(access.groups) and existing.declared == access.classification:
+            self.store.log(existing.source, "unchanged", doc_id=existing.doc_id)
+            return FileResult(existing.source, "unchanged", existing.doc_id, None, 0, existing.version)
+        stored = self.store.update_access(existing.doc_id, access.groups, access.classification)
+        return FileResult(existing.source, "updated", existing.doc_id, "groups or classification changed", 0,
+                          stored.version if stored else None)
+
+    def _refuse(self, source: str, error: LoaderError, path: object = None) -> FileResult:
+        self.store.log(source, "refused", str(error), doc_id=doc_id_for(source))
+        return FileResult(source, "refused", None, str(error), path=str(path) if path is not None else None)
+
+    @contextmanager
+    def _batch(self, report: IngestReport) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            changed = any(r.action in ("added", "updated", "deleted") for r in report.results)
+            with _timed(report, "persist"):
+                if changed:
+                    self.store.persist()
+                    for listener in self.listeners:
+                        listener.commit()
+            report.timings["total"] = time.perf_counter() - started
+
+
+def _hook(listener: IngestListener, prepared: object) -> Callable[[sqlite3.Connection, Sequence[str]], None]:
+    return lambda conn, removed: listener.write(conn, prepared, removed)
+
+
+def expand_paths(paths: Iterable[Path | str],
+                 manifest: Manifest | None = None) -> Iterator[tuple[Path, str, Manifest | None]]:
+    """(file, source, manifest) for every file to ingest: folders recursively (hidden files and the root
+    manifest skipped), sources relative to the folder argument; a file argument is its own name."""
+    for raw in paths:
+        path = Path(raw)
+        if not path.is_dir():
+            yield path, path.name, manifest
+            continue
+        folder_manifest = manifest if manifest is not None else Manifest.find(path)
+        for file in sorted(p for p in path.rglob("*") if p.is_file()):
+            relative = file.relative_to(path)
+            if any(part.startswith(".") for part in relative.parts) or str(relative) in MANIFEST_NAMES:
+                continue
+            yield file, relative.as_posix(), folder_manifest
+
+
+@contextmanager
+def _timed(report: IngestReport, stage: str) -> Iterator[None]:
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        report.timings[stage] = report.timings.get(stage, 0.0) + time.perf_counter() - started
+
+
+__all__ = ["Ingestor", "IngestListener", "IngestReport", "FileResult", "Labeler", "doc_id_for", "expand_paths"]

@@ -1,0 +1,263 @@
+"""`KnowledgeGraph`: the ingest listener that keeps the entity graph consistent with the index, and its reader.
+
+Source of truth: the `kg_*` tables in the index's SQLite database, written inside each document's ingest
+transaction (so crashes and deletes need no extra care). The networkx graph is derived from them, rebuilt
+once per ingest batch in `commit()`, saved to `<index_dir>/graph/graph.json` with the state it reflects
+(the store's generation and the graph rows' revision), and reloaded or rebuilt whenever that state moved on
+(another process ingested while this one serves).
+"""
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections import Counter
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import networkx as nx
+
+from indexing.types import Chunk, Classification
+from knowledge_graph import tables
+from knowledge_graph.catalog import EntityCatalog, normalize_key
+from knowledge_graph.extract import EntityExtractor, Extraction
+from knowledge_graph.graph import ChunkMeta, build_graph, load_graph, save_graph
+from knowledge_graph.retrieve import (STOP_WORDS, GraphHit, GraphRetriever, QueryAnalysis, link_by_tokens,
+                                      query_words)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from spacy.language import Language
+
+    from indexing.store import IndexStore
+
+GRAPH_FILE = "graph.json"
+DB_FILE = "index.sqlite3"
+
+
+@dataclass(frozen=True)
+class PreparedChunks:
+    """The result of `prepare()`: one extraction per chunk, computed outside the write transaction."""
+
+    items: tuple[tuple[str, str, Extraction], ...]  # (chunk_id, doc_id, extraction)
+
+
+class KnowledgeGraph:
+    """Entity graph of an `IndexStore`, kept in step with it by the ingest listener protocol.
+
+    Args:
+        store: The index whose chunks the graph describes (its SQLite file also holds the graph rows).
+        nlp: The loaded spaCy pipeline shared with Presidio; needed to ingest and to link query entities
+            (without it, queries are linked by token matching only and `prepare()` refuses).
+        catalog: Domain entities and aliases (default: the packaged `entities.yaml`).
+        catalog_path: YAML file to load the catalogue from, when `catalog` is not given.
+        graph_dir: Where graph.json lives (default: `<index_dir>/graph`).
+        hops: Default number of edges `search` follows.
+        max_neighbours: Default neighbours followed per entity in `search`.
+        noun_phrases: Also extract proper-noun phrases the NER missed.
+    """
+
+    def __init__(self, store: "IndexStore", nlp: "Language | None" = None, *, catalog: EntityCatalog | None = None,
+                 catalog_path: Path | str | None = None, graph_dir: Path | str | None = None, hops: int = 2,
+                 max_neighbours: int = 25, noun_phrases: bool = True) -> None:
+        self.store = store
+        self.nlp = nlp
+        self.catalog = catalog or EntityCatalog.from_yaml(catalog_path)
+        self.graph_dir = Path(graph_dir) if graph_dir is not None else Path(store.index_dir) / "graph"
+        self.hops = hops
+        self.max_neighbours = max_neighbours
+        self.noun_phrases = noun_phrases
+        self.rebuild_count = 0  # how many times the graph was derived from the rows (tests count this)
+        self._extractor: EntityExtractor | None = None
+        self._graph: nx.MultiDiGraph | None = None
+        self._state: tuple[int, int] | None = None
+        self._rowids: dict[int, str] = {}
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+
+    # --- ingest listener protocol ------------------------------------------------------------------
+    def prepare(self, chunks: Sequence[Chunk]) -> PreparedChunks:
+        """Extract entities and relations of a document's chunks (heavy; runs outside the transaction)."""
+        extractions = self.extractor.extract([chunk.text for chunk in chunks])
+        return PreparedChunks(tuple((c.chunk_id, c.doc_id, e) for c, e in zip(chunks, extractions)))
+
+    def write(self, conn: sqlite3.Connection, prepared: PreparedChunks | None,
+              removed_chunk_ids: Sequence[str]) -> None:
+        """Replace the graph rows of a document inside its transaction (`prepared=None`: a delete)."""
+        tables.ensure_schema(conn)
+        items = prepared.items if prepared is not None else ()
+        tables.delete_chunks(conn, [*removed_chunk_ids, *(chunk_id for chunk_id, _, _ in items)])
+        tables.insert_extractions(conn, items)
+        tables.bump_revision(conn)
+
+    def commit(self) -> None:
+        """Derive the graph from the rows once for the whole batch and save it next to the index."""
+        with self._lock:
+            self._rebuild(save=True)
+
+    # --- reading -----------------------------------------------------------------------------------
+    @property
+    def extractor(self) -> EntityExtractor:
+        """The entity extractor over the shared spaCy pipeline (raises if none was given)."""
+        if self._extractor is None:
+            if self.nlp is None:
+                raise RuntimeError("KnowledgeGraph was built without a spaCy pipeline; pass nlp= (the one "
+                                   "PresidioDetector loaded) to extract entities")
+            self._extractor = EntityExtractor(self.nlp, self.catalog, noun_phrases=self.noun_phrases)
+        return self._extractor
+
+    @property
+    def graph(self) -> nx.MultiDiGraph:
+        """The current graph: reloaded from graph.json or rebuilt from the rows when the index moved on."""
+        with self._lock:
+            state = self._current_state()
+            if self._graph is None or self._state != state:
+                loaded = load_graph(self.graph_path)
+                if loaded is not None and _as_state(loaded[1]) == state:
+                    self._graph, self._state = loaded[0], state
+                    self._rowids = {}
+                else:
+                    self._rebuild(save=True)
+            return self._graph
+
+    @property
+    def graph_path(self) -> Path:
+        """The saved graph file."""
+        return self.graph_dir / GRAPH_FILE
+
+    def link(self, query: str) -> dict[str, float]:
+        """Link the entities of a query to node keys with a confidence in (0, 1]."""
+        return self.analyze(query).seeds
+
+    def analyze(self, query: str) -> QueryAnalysis:
+        """Linked entities, words (lemmas when spaCy is available) and asked-for types of a question."""
+        graph = self.graph
+        seeds = link_by_tokens(graph, query, self._alias_keys())
+        words = query_words(query)
+        terms = set(words) - STOP_WORDS
+        if self.nlp is not None:
+            doc = self.nlp(query)
+            for mention in self.extractor.extract_doc(doc).mentions:
+                if mention.key in graph:
+                    seeds[mention.key] = 1.0
+            terms |= {t.lemma_.lower() for t in doc if not (t.is_punct or t.is_stop)}
+        return QueryAnalysis(seeds, frozenset(terms), frozenset(self.catalog.hinted_types(words)))
+
+    def allowed_chunk_ids(self, groups: Collection[str] | None) -> set[str]:
+        """Chunk ids readable by any of `groups`, by the store's own access rule (None: every chunk)."""
+        self.graph  # noqa: B018 - make sure the rowid map matches the store's generation
+        with self._lock:
+            if not self._rowids:
+                self._rowids = dict(self._db().execute("SELECT id, chunk_id FROM chunks").fetchall())
+            rowids = self._rowids
+        allowed = self.store.allowed_chunk_ids(groups)
+        if allowed is None:
+            return set(rowids.values())
+        return {rowids[r] for r in allowed.tolist() if r in rowids}
+
+    def search(self, query: str, *, groups: Collection[str] | None, k: int = 10, hops: int | None = None,
+               max_neighbours: int | None = None) -> list[GraphHit]:
+        """Chunks related to the query's entities that `groups` may read (see `GraphRetriever.search`)."""
+        return GraphRetriever(self).search(query, groups=groups, k=k, hops=self.hops if hops is None else hops,
+                                           max_neighbours=self.max_neighbours if max_neighbours is None
+                                           else max_neighbours)
+
+    def find_node(self, name: str) -> str | None:
+        """The node key for a name or alias (exact after normalisation, else the best token match)."""
+        graph = self.graph
+        key = self.catalog.resolve(name)
+        if key in graph:
+            return key
+        scores = link_by_tokens(graph, name, self._alias_keys())
+        best = sorted(scores.items(), key=lambda kv: (-kv[1], len(kv[0]), kv[0]))
+        return best[0][0] if best and best[0][1] >= 0.5 else None
+
+    def stats(self) -> dict:
+        """Counts: nodes, edges (by relation kind), nodes by type, documents and chunks covered."""
+        graph = self.graph
+        relations = Counter(data["relation"] for _, _, data in graph.edges(data=True))
+        docs = {doc for _, data in graph.nodes(data=True) for doc in data.get("docs", ())}
+        chunks = {c for _, data in graph.nodes(data=True) for c in data.get("chunks", ())}
+        return {
+            "nodes": graph.number_of_nodes(),
+            "edges": graph.number_of_edges(),
+            "co_occurrence_edges": relations.get("co_occurs", 0),
+            "relation_edges": graph.number_of_edges() - relations.get("co_occurs", 0),
+            "nodes_by_type": dict(sorted(Counter(d.get("type", "?") for _, d in graph.nodes(data=True)).items())),
+            "top_relations": dict(relations.most_common(10)),
+            "docs_covered": len(docs),
+            "documents": len(self.store.list_documents()),
+            "chunks_with_entities": len(chunks),
+            "generation": self._state[0] if self._state else None,
+            "graph_file": str(self.graph_path),
+        }
+
+    def backfill(self, batch_size: int = 64) -> int:
+        """Extract entities for indexed chunks that never went through extraction; return how many.
+
+        Use after ingesting without the graph listener (the graph otherwise misses those documents).
+        """
+        done = tables.extracted_chunk_ids(self._db())
+        missing = [c for doc in self.store.list_documents() for c in self.store.document_chunks(doc.doc_id)
+                   if c.chunk_id not in done]
+        for start in range(0, len(missing), batch_size):
+            prepared = self.prepare(missing[start:start + batch_size])
+            conn = self._db()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                live = {r[0] for r in conn.execute("SELECT chunk_id FROM chunks")}
+                self.write(conn, PreparedChunks(tuple(i for i in prepared.items if i[0] in live)), ())
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        self.commit()
+        return len(missing)
+
+    def close(self) -> None:
+        """Close this graph's own read connection."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    # --- internals ---------------------------------------------------------------------------------
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self._conn = sqlite3.connect(str(Path(self.store.index_dir) / DB_FILE), timeout=30.0,
+                                         isolation_level=None, check_same_thread=False)
+            self._conn.execute("PRAGMA busy_timeout=30000")
+        return self._conn
+
+    def _current_state(self) -> tuple[int, int]:
+        return self.store.generation(), tables.revision(self._db())
+
+    def _rebuild(self, *, save: bool) -> None:
+        conn = self._db()
+        conn.execute("BEGIN")  # one snapshot: the state, rows and chunk metadata agree
+        try:
+            generation = int(conn.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0])
+            state = (generation, tables.revision(conn))
+            mentions, edges = tables.read_mentions(conn), tables.read_edges(conn)
+            rows = conn.execute("SELECT c.id, c.chunk_id, c.doc_id, d.source, c.label FROM chunks c "
+                                "JOIN documents d ON d.doc_id = c.doc_id").fetchall()
+        finally:
+            conn.execute("COMMIT")
+        metas = {r[1]: ChunkMeta(r[1], r[2], r[3], Classification(r[4])) for r in rows}
+        self._graph = build_graph(mentions, edges, metas, self.catalog)
+        self._state, self._rowids = state, {r[0]: r[1] for r in rows}
+        self.rebuild_count += 1
+        if save:
+            try:
+                save_graph(self._graph, self.graph_path, list(state))
+            except OSError:  # read-only index folder: serve from memory
+                pass
+
+    def _alias_keys(self) -> dict[str, str]:
+        return {normalize_key(form): entity.key for entity in self.catalog.entities for form in entity.surface_forms}
+
+
+def _as_state(value: object) -> tuple[int, int] | None:
+    if isinstance(value, (list, tuple)) and len(value) == 2:
+        return int(value[0]), int(value[1])
+    return None

@@ -1,0 +1,96 @@
+"""What one API process holds: settings, the runtime, users, audit log, metrics and the model registry."""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from rag.audit import AuditLog
+from rag.config import Settings
+from rag.metrics import Metrics
+from rag.registry import ModelRegistry
+from rag.runtime import Runtime
+from rag.types import Answer
+from rag.users import UserStore
+
+logger = logging.getLogger(__name__)
+
+
+class ServiceState:
+    """The app's long-lived parts, built once by `create_app` and reached through `rag.api.deps`."""
+
+    def __init__(self, runtime: Runtime, registry: ModelRegistry) -> None:
+        self.runtime = runtime
+        self.settings: Settings = runtime.settings
+        self.registry = registry
+        self.users = UserStore(self.settings.users_path)
+        self.audit = AuditLog(self.settings.audit_path, store_raw_text=self.settings.audit_store_raw_text)
+        self.metrics = Metrics()
+        self.started = int(time.time())
+        self.warm_up_errors: dict[str, str] = {}
+
+    def warm_up(self) -> None:
+        """Hash the registered model files, open the index and load the models (errors are kept for /readyz)."""
+        cache = self.settings.models_dir / "sha256-cache.json"
+        self.registry = _attempt(self.warm_up_errors, "registry", lambda: self.registry.with_hashes(cache)) \
+            or self.registry
+        if not self.settings.api_warm_up:
+            return
+        _attempt(self.warm_up_errors, "index", lambda: self.runtime.store)
+        if callable(getattr(self.runtime, "warm_up", None)):  # embedder, detector, generation backends
+            _attempt(self.warm_up_errors, "models", self.runtime.warm_up)
+        _attempt(self.warm_up_errors, "assistant", lambda: self.runtime.assistant)
+
+    def model_info(self, answer: Answer | None) -> dict[str, Any]:
+        """The model that produced `answer`: the assistant's own description plus the registry's hash."""
+        if answer is None:
+            return {}
+        info = dict(answer.model or {})
+        registered = self.registry.model_info(answer.route)
+        for key in ("version", "sha256"):
+            if registered.get(key) and not info.get(key):
+                info[key] = registered[key]
+        if registered.get("name"):
+            info.setdefault("name", registered["name"])
+            info["registry_name"] = registered["name"]
+        return info
+
+    def index_status(self) -> dict[str, Any]:
+        """Index statistics with ``ok``; never raises (a failure to open the index gives ``ok: False``)."""
+        try:
+            stats = dict(self.runtime.store.stats())
+        except Exception as exc:  # noqa: BLE001 - reported, not raised: /readyz must answer
+            logger.warning("index unavailable: %s", exc)
+            return {"ok": False, "detail": f"{type(exc).__name__}: {exc}"}
+        self.metrics.set_index_size(int(stats.get("documents", 0)), int(stats.get("chunks", 0)))
+        stats.pop("groups", None)  # group names are not for unauthenticated probes
+        return {"ok": True, **stats}
+
+    def backend_status(self) -> dict[str, dict[str, Any]]:
+        """Each generation backend's health; never raises."""
+        try:
+            health = self.runtime.assistant.health()
+        except Exception as exc:  # noqa: BLE001
+            logger.warning("assistant health failed: %s", exc)
+            return {"assistant": {"ok": False, "detail": f"{type(exc).__name__}: {exc}"}}
+        return {name: dict(value) for name, value in health.items()}
+
+    def refresh_index_gauges(self) -> None:
+        """Update the index size gauges, only if the index is already open (a scrape never loads models)."""
+        if "store" in vars(self.runtime):
+            self.index_status()
+
+    def close(self) -> None:
+        """Release what the runtime opened (the index), if it offers a close."""
+        store = vars(self.runtime).get("store")
+        if store is not None and callable(getattr(store, "close", None)):
+            _attempt({}, "close", store.close)
+
+
+def _attempt(errors: dict[str, str], name: str, fn: Any) -> Any:
+    try:
+        return fn()
+    except Exception as exc:  # noqa: BLE001 - start-up keeps going; /readyz reports it
+        logger.error("warm-up of %s failed: %s", name, exc)
+        errors[name] = f"{type(exc).__name__}: {exc}"
+        return None

@@ -1,0 +1,195 @@
+"""`rag bench ...`: throughput of our components against the raw libraries they wrap.
+
+This module owns the `bench` group and `bench ingest`. Other benchmarks join the group either through
+`add_bench_command(cmd)` or as a module `rag.cli.bench_<name>` with `register(group)` listed in
+`BENCH_MODULES` (loaded when the group is registered, skipped while not written).
+
+`bench ingest` ingests the corpus into fresh temporary indexes and reports chunks/s for the whole ingest
+(read + load + chunk + embed + store), first plain, then with the sensitivity labeler, then with the
+knowledge graph too (when those packages are installed), and in the same run the raw
+`SentenceTransformer.encode` throughput on exactly the texts our ingest embeds (same batch size). Raw encode
+is timed before and after the plain ingest and averaged, so load from other processes on a shared machine
+hits both sides alike. The model is loaded and warmed before any timing.
+"""
+from __future__ import annotations
+
+import importlib
+import resource
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from rag.cli import common
+
+BENCH_MODULES = ("bench_generate",)
+
+
+@click.group("bench")
+def bench_group() -> None:
+    """Measure throughput of our components against the raw libraries."""
+
+
+def add_bench_command(cmd: click.Command) -> None:
+    """Add a subcommand to `rag bench`."""
+    bench_group.add_command(cmd)
+
+
+@bench_group.command("ingest")
+@click.option("--corpus", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Folder to ingest [default: settings.corpus_dir].")
+@click.option("--plain-only", is_flag=True, help="Skip the +detection and +graph runs.")
+@click.option("--tracemalloc", "trace", is_flag=True, help="Also measure the Python heap peak (an extra, untimed run).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def bench_ingest_cmd(corpus: Path | None, plain_only: bool, trace: bool, as_json: bool) -> None:
+    """Chunks/s of `rag ingest` (plain, +detection, +graph) vs raw SentenceTransformer.encode."""
+    from rag.runtime import Runtime
+
+    settings = common.settings()
+    corpus = corpus or settings.corpus_dir
+    runtime = Runtime(settings)
+    embedder = runtime.embedder
+    texts = _embedded_texts(corpus, embedder, settings)
+    if not texts:
+        common.fail(f"{corpus} has no ingestible files", 2)
+    embedder.warm_up()
+    _raw_encode(embedder, texts[: embedder.batch_size])  # warm the kernels on real shapes
+    raw_before = _raw_encode(embedder, texts)
+    runs = {"plain": _timed_ingest(runtime, corpus, labeler=None, listeners=())}
+    raw_after = _raw_encode(embedder, texts)
+    raw_s = (raw_before + raw_after) / 2
+    if not plain_only:
+        runs.update(_optional_runs(runtime, corpus))
+    report = _report(corpus, embedder, texts, runs, raw_s, (raw_before, raw_after))
+    if trace:
+        report["python_peak_mib"] = _python_peak(runtime, corpus)
+    common.emit(report, as_json, _report_text(report))
+
+
+def _embedded_texts(corpus: Path, embedder: Any, settings: Any) -> list[str]:
+    """Exactly the texts an ingest of `corpus` embeds (same loader, chunker and embedding prefix)."""
+    from indexing.chunking import chunk_document, embedding_text
+    from indexing.errors import LoaderError
+    from indexing.ingest import doc_id_for, expand_paths
+    from indexing.loaders import load_file
+
+    texts = []
+    for path, source, _ in expand_paths([corpus]):
+        try:
+            document = load_file(path, settings.max_file_bytes, source=source)
+        except LoaderError:
+            continue
+        chunks = chunk_document(doc_id_for(source), document, embedder.count_tokens,
+                                settings.chunk_max_tokens, settings.chunk_overlap_tokens)
+        texts += [embedding_text(c, document.title) for c in chunks]
+    return texts
+
+
+def _raw_encode(embedder: Any, texts: list[str]) -> float:
+    started = time.perf_counter()
+    embedder.model.encode(texts, batch_size=embedder.batch_size, normalize_embeddings=True,
+                          convert_to_numpy=True, show_progress_bar=False)
+    return time.perf_counter() - started
+
+
+def _timed_ingest(runtime: Any, corpus: Path, labeler: Callable | None, listeners: Any) -> dict:
+    """Ingest `corpus` into a fresh temporary index with the given labeler/listeners; seconds and counts."""
+    from indexing.ingest import Ingestor
+    from indexing.store import IndexStore
+
+    settings = runtime.settings
+    with tempfile.TemporaryDirectory(prefix="rag-bench-") as tmp:
+        store = IndexStore(Path(tmp) / "index", dim=runtime.embedder.dim)
+        listeners = [factory(store) for factory in listeners]
+        ingestor = Ingestor(store, runtime.embedder, labeler=labeler, listeners=listeners,
+                            max_file_bytes=settings.max_file_bytes, chunk_max_tokens=settings.chunk_max_tokens,
+                            chunk_overlap_tokens=settings.chunk_overlap_tokens,
+                            default_groups=settings.default_groups,
+                            default_classification=settings.default_classification)
+        started = time.perf_counter()
+        report = ingestor.ingest_paths([corpus])
+        seconds = time.perf_counter() - started
+        store.close()
+    return {"seconds": seconds, "chunks": report.chunks_written, "documents": len(report.results),
+            "refused": len(report.refused), "stages": {k: round(v, 3) for k, v in report.timings.items()}}
+
+
+def _optional_runs(runtime: Any, corpus: Path) -> dict:
+    """+detection and +graph runs, each skipped (with the reason) when its package is missing."""
+    runs: dict[str, Any] = {}
+    try:
+        detector = runtime.detector
+        detector.label_texts(["warm up the pipeline"])
+    except ImportError as exc:
+        return {"+detection": {"skipped": f"routing.detect unavailable ({exc})"}}
+    runs["+detection"] = _timed_ingest(runtime, corpus, detector.label_texts, ())
+    try:
+        from knowledge_graph.store import KnowledgeGraph
+    except ImportError as exc:
+        runs["+graph"] = {"skipped": f"knowledge_graph unavailable ({exc})"}
+        return runs
+    settings = runtime.settings
+
+    def graph(store: Any) -> Any:
+        return KnowledgeGraph(store, nlp=detector.nlp, catalog_path=settings.graph_entities_path,
+                              hops=settings.graph_hops, max_neighbours=settings.graph_max_neighbours)
+
+    runs["+detection +graph"] = _timed_ingest(runtime, corpus, detector.label_texts, (graph,))
+    return runs
+
+
+def _python_peak(runtime: Any, corpus: Path) -> float:
+    tracemalloc.start()
+    try:
+        _timed_ingest(runtime, corpus, labeler=None, listeners=())
+        return round(tracemalloc.get_traced_memory()[1] / 2**20, 1)
+    finally:
+        tracemalloc.stop()
+
+
+def _report(corpus: Path, embedder: Any, texts: list[str], runs: dict, raw_s: float, raw_pair: tuple) -> dict:
+    raw_cps = len(texts) / raw_s
+    for run in runs.values():
+        if "seconds" in run:
+            run["chunks_per_s"] = round(run["chunks"] / run["seconds"], 2)
+            run["ratio_to_raw"] = round(run["chunks_per_s"] / raw_cps, 3)
+    return {"corpus": str(corpus), "model": embedder.name, "batch_size": embedder.batch_size,
+            "chunks": len(texts),
+            "raw_encode": {"seconds": round(raw_s, 3), "chunks_per_s": round(raw_cps, 2),
+                           "before_s": round(raw_pair[0], 3), "after_s": round(raw_pair[1], 3)},
+            "runs": runs, "ratio_plain_to_raw": runs["plain"]["ratio_to_raw"],
+            "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+
+
+def _report_text(report: dict) -> str:
+    raw = report["raw_encode"]
+    lines = [f"corpus {report['corpus']}: {report['chunks']} chunks, model {report['model']}, "
+             f"batch {report['batch_size']}",
+             f"raw SentenceTransformer.encode   {raw['chunks_per_s']:8.1f} chunks/s  "
+             f"({raw['before_s']:.1f}s before, {raw['after_s']:.1f}s after)"]
+    for name, run in report["runs"].items():
+        if "skipped" in run:
+            lines.append(f"ingest {name:<24} skipped: {run['skipped']}")
+            continue
+        lines.append(f"ingest {name:<24} {run['chunks_per_s']:8.1f} chunks/s  ({run['seconds']:.1f}s, "
+                     f"{run['chunks']} chunks, ratio to raw {run['ratio_to_raw']:.2f})")
+    lines.append(f"ratio plain ingest / raw encode: {report['ratio_plain_to_raw']:.2f} (target >= 0.8)")
+    lines.append(f"peak RSS {report['peak_rss_mib']} MiB"
+                 + (f", Python heap peak {report['python_peak_mib']} MiB" if "python_peak_mib" in report else ""))
+    return "\n".join(lines)
+
+
+def register(cli: click.Group) -> None:
+    """Add the `bench` group (with `ingest` and the benchmarks of `BENCH_MODULES`) to `rag`."""
+    for name in BENCH_MODULES:
+        try:
+            module = importlib.import_module(f"rag.cli.{name}")
+        except ModuleNotFoundError as exc:  # a benchmark module not written yet
+            if exc.name != f"rag.cli.{name}":
+                raise
+            continue
+        module.register(bench_group)
+    cli.add_command(bench_group)

