@@ -15,7 +15,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,7 @@ class EvalConfig:
         answers_sample: questions sent through the assistant in the answers suite.
         answer_mode: retriever mode used to fetch the full text of cited chunks.
         work_dir: keep the evaluation indexes here (default: a temporary folder, removed after).
+        progress: called with a short line as each step starts (the CLI prints it to stderr).
     """
 
     suites: tuple[str, ...] = DEFAULT_SUITES
@@ -58,6 +59,7 @@ class EvalConfig:
     answer_mode: str = "all"
     seed: int = 13
     work_dir: Path | None = None
+    progress: Callable[[str], None] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -120,12 +122,15 @@ def write_documents(documents: tuple[ds.Document, ...], folder: Path) -> Path:
     return folder
 
 
-def ingest(runtime: Any, dataset: ds.RetrievalDataset, work: Path) -> dict[str, Any]:
+def ingest(runtime: Any, dataset: ds.RetrievalDataset, work: Path,
+           progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Ingest the dataset's corpus into the runtime's index in one batch; returns counts and seconds.
 
     A corpus folder keeps its manifest's groups; written documents are readable by group "all".
     """
     start = time.perf_counter()
+    if progress:
+        progress(f"ingesting the {dataset.name} corpus into {work}")
     if dataset.corpus_dir is not None:
         report = runtime.ingestor.ingest_paths([dataset.corpus_dir])
     else:
@@ -151,7 +156,8 @@ def available_modes(runtime: Any, modes: tuple[str, ...]) -> tuple[tuple[str, ..
 def _retrieval_suite(runtime: Any, dataset: ds.RetrievalDataset, config: EvalConfig, info: dict) -> dict[str, Any]:
     queries = ds.sample(dataset.queries, config.limit, config.seed)
     modes, skipped = available_modes(runtime, config.modes)
-    result = evaluate_retrieval(queries, runtime.retriever, modes)
+    say = config.progress
+    result = evaluate_retrieval(queries, runtime.retriever, modes, (lambda m: say(f"{dataset.name} {m}")) if say else None)
     result.update(dataset=dataset.name, skipped=skipped, index=info)
     if dataset.corpus_dir is not None:
         result["warnings"] = ds.check_native(dataset)
@@ -162,6 +168,8 @@ def _answers_suite(runtime: Any, dataset: ds.RetrievalDataset, config: EvalConfi
     from rag.types import Principal
 
     queries = ds.sample_balanced(dataset.queries, config.answers_sample, config.seed)
+    if config.progress:
+        config.progress(f"answers: {len(queries)} questions through the assistant")
 
     def ask(query: ds.EvalQuery) -> Any:
         return runtime.assistant.answer(query.question, Principal("eval", tuple(query.groups)))
@@ -195,7 +203,7 @@ def run_evals(config: EvalConfig, runtime_factory: RuntimeFactory,
         if loaded.native or loaded.prompts is not None:
             native = _runtime(runtime_factory, Path(work) / "native", None)
         if loaded.native:
-            info = ingest(native, next(iter(loaded.native.values())), Path(work))
+            info = ingest(native, next(iter(loaded.native.values())), Path(work), config.progress)
             for name in ("retrieval", "multihop"):
                 if name in loaded.native and name in config.suites:
                     suites[name] = _retrieval_suite(native, loaded.native[name], config, info)
@@ -205,11 +213,13 @@ def run_evals(config: EvalConfig, runtime_factory: RuntimeFactory,
             if route_factory is None:
                 from evals.routes import route_function as route_factory
             prompts = ds.sample(loaded.prompts, config.limit, config.seed)
+            if config.progress:
+                config.progress(f"routing: {len(prompts)} prompts")
             suites["routing"] = evaluate_routing(prompts, route_factory(native))
         if loaded.external is not None:
             ext = loaded.external
             runtime = _runtime(runtime_factory, Path(work) / ext.name, native)
-            info = ingest(runtime, ext, Path(work))
+            info = ingest(runtime, ext, Path(work), config.progress)
             suites[ext.name] = _retrieval_suite(runtime, ext, config, info)
             if "answers" in config.suites:
                 suites[f"{ext.name}-answers"] = _answers_suite(runtime, ext, config)
@@ -217,5 +227,5 @@ def run_evals(config: EvalConfig, runtime_factory: RuntimeFactory,
 
 
 def _config_view(config: EvalConfig) -> dict[str, Any]:
-    view = asdict(config)
-    return {k: (str(v) if isinstance(v, Path) else v) for k, v in view.items() if k != "extra"}
+    view = {k: v for k, v in vars(config).items() if k not in ("extra", "progress")}
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in view.items()}

@@ -64,7 +64,8 @@ def _search_mode(retriever: Searcher, queries: Sequence[EvalQuery], mode: str) -
     return runs, seconds
 
 
-def evaluate_retrieval(queries: Sequence[EvalQuery], retriever: Searcher, modes: Sequence[str] = MODES) -> dict[str, Any]:
+def evaluate_retrieval(queries: Sequence[EvalQuery], retriever: Searcher, modes: Sequence[str] = MODES,
+                       progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Retrieval metrics of every mode over the queries that have relevance targets.
 
     A mode whose search raises is reported under ``errors`` (and so misses its thresholds) instead
@@ -78,6 +79,8 @@ def evaluate_retrieval(queries: Sequence[EvalQuery], retriever: Searcher, modes:
     qrels = {q.id: qrels_of(q.targets) for q in judged}
     result: dict[str, Any] = {"queries": len(judged), "modes": {}, "errors": {}}
     for mode in modes:
+        if progress:
+            progress(f"{mode}: {len(judged)} queries")
         try:
             runs, seconds = _search_mode(retriever, judged, mode)
         except Exception as exc:  # reported, and fails the thresholds of this mode

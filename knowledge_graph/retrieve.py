@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -22,8 +22,11 @@ RELATION_WEIGHT = {CO_OCCURS: 0.6}  # any other relation (a parsed verb) weighs 
 RELATION_MATCH_BOOST = 2.0  # the question uses the relation's verb ("who owns" and an `own` edge)
 TYPE_MATCH_BOOST = 1.5  # the question asks for the neighbour's type ("which team" and a TEAM node)
 MENTION_CREDIT = 0.5  # a chunk that merely mentions a reached entity counts less than one supporting an edge
+SEED_CHUNK_WEIGHT = 0.5  # an entity of the best seed chunk counts half as much as one named in the question
+MAX_SEED_CHUNKS = 3
 MAX_PATHS_PER_NODE = 3
 MAX_PATHS_PER_HIT = 3
+_CAPITALISED = re.compile(r"\b[A-Z][\w\-]*")
 _WORD = re.compile(r"[a-z0-9][a-z0-9\-]*")
 STOP_WORDS = frozenset("a an the of for to in on at by and or is are was were be who what which when where how does do "
                   "did that this with from our its it their s".split())
@@ -71,8 +74,8 @@ class GraphRetriever:
     def __init__(self, graph: GraphSource) -> None:
         self.source = graph
 
-    def search(self, query: str, *, groups: Collection[str], k: int = 10, hops: int = 2,
-               max_neighbours: int = 25) -> list[GraphHit]:
+    def search(self, query: str, *, groups: Collection[str] | None, k: int = 10, hops: int = 2,
+               max_neighbours: int = 25, seed_chunks: Sequence[str] = ()) -> list[GraphHit]:
         """Return up to `k` chunks the user (member of `groups`) may see, best first.
 
         Args:
@@ -81,18 +84,40 @@ class GraphRetriever:
             k: Maximum number of hits.
             hops: Edges to follow from the query's entities (0: only chunks mentioning them).
             max_neighbours: Neighbours followed per entity, strongest edges first.
+            seed_chunks: Chunk ids already ranked by another retriever, best first (e.g. hybrid search): the
+                entities they mention also seed the walk, with weight `SEED_CHUNK_WEIGHT / rank`. Multi-hop
+                questions often hide the bridge entity ("the system whose disk filled up"), which only the
+                text of a retrieved chunk names. Chunks outside `groups` are ignored.
         """
         analysis = self.source.analyze(query)
-        if not analysis.seeds or k <= 0:
-            return []
         allowed = self.source.allowed_chunk_ids(groups)
-        return expand(self.source.graph, analysis.seeds, allowed, hops=hops, max_neighbours=max_neighbours,
+        graph = self.source.graph
+        seeds = dict(analysis.seeds)
+        for key, weight in entities_of_chunks(graph, [c for c in seed_chunks if c in allowed]).items():
+            seeds[key] = max(seeds.get(key, 0.0), weight)
+        if not seeds or k <= 0:
+            return []
+        return expand(graph, seeds, allowed, hops=hops, max_neighbours=max_neighbours,
                       terms=analysis.terms, types=analysis.types)[:k]
+
+
+def entities_of_chunks(graph: nx.MultiDiGraph, chunk_ids: Sequence[str]) -> dict[str, float]:
+    """Entities mentioned in ranked chunks, weighted `SEED_CHUNK_WEIGHT / rank` (best rank per entity)."""
+    rank = {chunk_id: i for i, chunk_id in enumerate(chunk_ids[:MAX_SEED_CHUNKS], start=1)}
+    if not rank:
+        return {}
+    weights: dict[str, float] = {}
+    for key, data in graph.nodes(data=True):
+        best = min((rank[c] for c in data.get("chunks", ()) if c in rank), default=None)
+        if best is not None:
+            weights[key] = SEED_CHUNK_WEIGHT / best
+    return weights
 
 
 def link_by_tokens(graph: nx.MultiDiGraph, query: str, aliases: Mapping[str, str] | None = None) -> dict[str, float]:
     """Fuzzy-ish linking on lower-cased tokens (light plural stemming, stop words ignored).
 
+    An undeclared one-word node must be capitalised in the query ("Kestrel", not "the system").
     A node (or alias) whose name occurs as a contiguous token run of the query scores 1.0; all its tokens
     present but apart scores 0.4; a multi-word name with at least two and at least half of its tokens
     present scores 0.5 times that fraction ("message queue" links "Orion message queue" -> Orion).
@@ -106,15 +131,19 @@ def link_by_tokens(graph: nx.MultiDiGraph, query: str, aliases: Mapping[str, str
     if not words:
         return {}
     present_words = set(words)
+    capitalised = set(_tokens(" ".join(_CAPITALISED.findall(query))))
     joined = f" {' '.join(words)} "
     scores: dict[str, float] = {}
     candidates: Iterable[tuple[str, str]] = [(key, key) for key in graph.nodes]
     if aliases:
         candidates = [*candidates, *((alias, key) for alias, key in aliases.items() if key in graph)]
+    declared = set(aliases.values()) if aliases else set()
     for name, key in candidates:
         name_words = _tokens(name)
         if not name_words:
             continue
+        if len(name_words) == 1 and key not in declared and name_words[0] not in capitalised:
+            continue  # an undeclared one-word node ("system", "bill") links only when written as a name
         hits = sum(1 for w in set(name_words) if w in present_words)
         fraction = hits / len(set(name_words))
         if f" {' '.join(name_words)} " in joined:

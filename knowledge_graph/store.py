@@ -156,11 +156,11 @@ class KnowledgeGraph:
         return {rowids[r] for r in allowed.tolist() if r in rowids}
 
     def search(self, query: str, *, groups: Collection[str] | None, k: int = 10, hops: int | None = None,
-               max_neighbours: int | None = None) -> list[GraphHit]:
+               max_neighbours: int | None = None, seed_chunks: Sequence[str] = ()) -> list[GraphHit]:
         """Chunks related to the query's entities that `groups` may read (see `GraphRetriever.search`)."""
         return GraphRetriever(self).search(query, groups=groups, k=k, hops=self.hops if hops is None else hops,
                                            max_neighbours=self.max_neighbours if max_neighbours is None
-                                           else max_neighbours)
+                                           else max_neighbours, seed_chunks=seed_chunks)
 
     def find_node(self, name: str) -> str | None:
         """The node key for a name or alias (exact after normalisation, else the best token match)."""

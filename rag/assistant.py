@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING
 from indexing.types import SearchHit
 from rag.types import Answer, Citation, Principal
 from routing.backends.base import GenerationBackend, GenerationStream
-from routing.errors import BackendUnavailable, DetectionError, RefusedError, SensitiveBackendDown
+from routing.errors import BackendError, BackendUnavailable, DetectionError, RefusedError, SensitiveBackendDown
 from routing.findings import Finding
 from routing.policy import DETECTION_FAILED, Decision, RoutingPolicy, decide
+from routing.prompt_tokens import estimate_tokens
 
 if TYPE_CHECKING:  # pragma: no cover
     from rag.retriever import Retriever
@@ -141,7 +142,7 @@ class Assistant:
             findings: list[Finding] | None = list(self.detector.classify(text, self.detection_timeout_s).findings)
         except DetectionError:
             findings = None
-        tokens = self.backends["local"].count_tokens(text)
+        tokens = self._count([{"role": "user", "content": text}])
         return decide(findings, [], [], tokens, {"local": True, "server": True}, self.policy)
 
     # --- stages ----------------------------------------------------------------------------------
@@ -237,7 +238,13 @@ class Assistant:
         prep.answer.latencies["total"] = time.perf_counter() - prep.started
 
     def _count(self, messages: Sequence[Mapping[str, str]]) -> int:
-        return self.backends["local"].count_tokens("\n".join(m["content"] for m in messages)) + 8 * len(messages)
+        """Prompt tokens by the local model's tokenizer; an estimate when that model is down."""
+        text = "\n".join(m["content"] for m in messages)
+        try:
+            tokens = self.backends["local"].count_tokens(text)
+        except BackendError:
+            tokens = estimate_tokens(text)
+        return tokens + 8 * len(messages)  # chat-template overhead per message
 
 
 def build_messages(question: str, history: Sequence[Mapping[str, str]], hits: Sequence[SearchHit]) -> list[dict[str, str]]:

@@ -251,9 +251,7 @@ def _from_routing(exc: BaseException) -> ServiceError | None:
     if isinstance(exc, routing_errors.GenerationError):
         return BadGateway(f"the {getattr(exc, 'backend', '') or 'generation'} backend failed: {exc}")
     if isinstance(exc, routing_errors.BackendUnavailable):  # down; retryable unless misconfigured
-        return ServiceUnavailable(f"a backend is unavailable: {exc}",
-                                  retry_after=DEFAULT_RETRY_AFTER_S if exc.is_retryable else None,
-                                  is_retryable=exc.is_retryable)
+        return ServiceUnavailable(f"a backend is unavailable: {exc}", is_retryable=exc.is_retryable)
     if exc.is_retryable:  # DetectionError, anything else transient
         return ServiceUnavailable(f"a backend is unavailable: {exc}. Retry later.")
     return ServiceError(f"routing failed: {exc}")

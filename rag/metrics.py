@@ -87,13 +87,18 @@ class Metrics:
         """Record one answer's route, normalised reasons and per-stage latencies."""
         label = _route_label(route)
         self.route_requests.labels(label).inc()
-        for reason in sorted({normalize_reason(r) for r in reasons} or {"other"}):
-            self.decisions.labels(label, reason).inc()
+        self.observe_decision(route, reasons)
         for stage, seconds in latencies.items():
             if stage in STAGES:
                 self.stage_seconds.labels(stage).observe(float(seconds))
         if "total" in latencies:
             self.route_seconds.labels(label).observe(float(latencies["total"]))
+
+    def observe_decision(self, route: str | None, reasons: Iterable[str]) -> None:
+        """Count one routing decision under each of its normalised reasons (refusals use route "refuse")."""
+        label = _route_label(route)
+        for reason in sorted({normalize_reason(r) for r in reasons} or {"other"}):
+            self.decisions.labels(label, reason).inc()
 
     def observe_error(self, code: str, status: int) -> None:
         """Count an error answer: refusals (503) by code, and backend/index failures (5xx)."""

@@ -166,8 +166,12 @@ def _package_version(package: str | None) -> str | None:
         return None
 
 
+def _files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+
+
 def _stat_key(path: Path) -> str:
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    files = [path] if path.is_file() else _files(path)
     stats = [p.stat() for p in files]
     return f"{len(files)}:{sum(s.st_size for s in stats)}:{max((s.st_mtime_ns for s in stats), default=0)}"
 
@@ -184,8 +188,7 @@ def tree_sha256(path: Path) -> str:
     """SHA-256 of a file, or of a folder as the hash of its sorted (relative path, file hash) lines."""
     if path.is_file():
         return _file_sha256(path)
-    lines = [f"{p.relative_to(path).as_posix()} {_file_sha256(p)}"
-             for p in sorted(path.rglob("*")) if p.is_file() and "__pycache__" not in p.parts]
+    lines = [f"{p.relative_to(path).as_posix()} {_file_sha256(p)}" for p in _files(path)]
     return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
 
 

@@ -26,10 +26,12 @@ from routing.detection_config import (
     DetectionConfig,
     RecognizerSpec,
     caps_to_title,
+    demote,
     escalate,
     is_role_email,
     keep_credential,
     keep_person,
+    keep_phone,
     looks_like_name,
 )
 from routing.errors import DetectionError
@@ -179,17 +181,19 @@ class PresidioDetector:
                                        nlp_artifacts=artifacts, allow_list=cfg.allow_list or None)
         findings = []
         for r in results:
-            if r.score < cfg.threshold(r.entity_type) or not self._plausible(text, r.entity_type, r.start, r.end):
+            if r.score < cfg.threshold(r.entity_type) or not self._plausible(text, r.entity_type, r.start, r.end, artifacts):
                 continue
             recognizer = (r.recognition_metadata or {}).get("recognizer_name", "")
             findings.append(Finding(r.entity_type, r.start, r.end, float(r.score), cfg.levels[r.entity_type], recognizer))
         findings = _resolve_overlaps(findings)
-        findings = escalate(findings, cfg.escalations)
+        findings = escalate(demote(findings, cfg.demotions), cfg.escalations)
         return sorted((f for f in findings if f.level > Level.PUBLIC), key=lambda f: (f.start, f.end, f.entity_type))
 
-    def _plausible(self, text: str, entity: str, start: int, end: int) -> bool:
+    def _plausible(self, text: str, entity: str, start: int, end: int, artifacts: Any = None) -> bool:
         if entity == "PERSON":
-            return keep_person(text, start, end, self.config.person_filter)
+            return keep_person(text, start, end, self.config.person_filter) and not _lone_non_noun(artifacts, start, end)
+        if entity == "PHONE_NUMBER":
+            return keep_phone(text, start, end)
         if entity == "CREDENTIAL":
             return keep_credential(text, start, end, self.config.credential_placeholders)
         if entity == "EMAIL_ADDRESS":
@@ -246,6 +250,20 @@ def _pattern_recognizer(spec: RecognizerSpec, language: str) -> Any:
     )
 
 
+def _lone_non_noun(artifacts: Any, start: int, end: int) -> bool:
+    """True when the span is one token that is not a name: tagged verb/adverb/..., or an imperative
+    at the start of a sentence followed by a number or determiner ("Convert 1397 EUR", "Format the")."""
+    doc = getattr(artifacts, "tokens", None)
+    span = doc.char_span(start, end, alignment_mode="expand") if doc is not None else None
+    if span is None or len(span) != 1:
+        return False
+    token = span[0]
+    if token.pos_ not in {"PROPN", "NOUN", "X"}:
+        return True
+    following = doc[token.i + 1] if token.i + 1 < len(doc) else None
+    return bool(token.is_sent_start and following is not None and following.pos_ in {"NUM", "DET"})
+
+
 def _name_candidate_recognizer(config: DetectionConfig, language: str) -> Any:
     """Presidio recognizer for NAME_CANDIDATE: runs of capitalised PROPN tokens in the spaCy doc."""
     from presidio_analyzer import EntityRecognizer, RecognizerResult
@@ -264,15 +282,25 @@ def _name_candidate_recognizer(config: DetectionConfig, language: str) -> Any:
                 if token is not None and token.pos_ == "PROPN" and token.is_title and token.ent_type_ not in rules.ignore_ner_labels:
                     run.append(token)
                     continue
-                if rules.min_tokens <= len(run) <= rules.max_tokens:
+                lone = len(run) == 1 and rules.single_token and _name_position(run[0])
+                if lone or rules.min_tokens <= len(run) <= rules.max_tokens:
                     start, end = run[0].idx, run[-1].idx + len(run[-1].text)
-                    if looks_like_name(text[start:end], person):
+                    if looks_like_name(text[start:end], person) and keep_person(text, start, end, person):
                         results.append(RecognizerResult("NAME_CANDIDATE", start, end, rules.score))
                 run = []
             return results
 
     return NameCandidateRecognizer(supported_entities=["NAME_CANDIDATE"], name="NameCandidateRecognizer",
                                    supported_language=language)
+
+
+def _name_position(token: Any) -> bool:
+    """A lone capitalised PROPN reads as a name mid-sentence, or first when a verb or "'s" follows ("Maria earns")."""
+    if not token.is_sent_start:
+        return True
+    doc = token.doc
+    following = doc[token.i + 1] if token.i + 1 < len(doc) else None
+    return following is not None and following.pos_ in {"VERB", "AUX", "PART"}
 
 
 def _resolve_overlaps(findings: list[Finding]) -> list[Finding]:

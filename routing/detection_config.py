@@ -106,6 +106,7 @@ class NameCandidates(BaseModel):
     score: float = 0.5
     min_tokens: int = 2
     max_tokens: int = 4
+    single_token: bool = True  # also one capitalised PROPN that does not start a sentence ("for Gustavo,")
     ignore_ner_labels: list[str] = Field(default_factory=lambda: ["GPE", "LOC", "FAC", "DATE", "TIME", "MONEY",
                                                                   "NORP", "PERCENT", "CARDINAL", "ORDINAL"])
 
@@ -126,6 +127,7 @@ class DetectionConfig(BaseModel):
     credential_placeholders: list[str] = Field(default_factory=list)
     recognizers: list[RecognizerSpec] = Field(default_factory=list)
     escalations: list[EscalationRule] = Field(default_factory=list)
+    demotions: list[EscalationRule] = Field(default_factory=list)
 
     @field_validator("levels", mode="before")
     @classmethod
@@ -155,9 +157,15 @@ class DetectionConfig(BaseModel):
 
 
 def keep_credential(text: str, start: int, end: int, placeholders: Iterable[str]) -> bool:
-    """False for documented placeholders such as sk_test_EXAMPLEONLY or <your-token>."""
+    """False for documented placeholders such as sk_test_EXAMPLEONLY or <your-token>: a placeholder
+    word and no digit (real secrets are random, so they practically always contain digits)."""
     value = text[start:end].lower()
-    return not any(p.lower() in value for p in placeholders)
+    return any(ch.isdigit() for ch in value) or not any(p.lower() in value for p in placeholders)
+
+
+def keep_phone(text: str, start: int, end: int) -> bool:
+    """False for decimals such as 1234567.891 that phone parsers accept."""
+    return re.fullmatch(r"\d+[.,]\d+", text[start:end].strip()) is None
 
 
 def keep_person(text: str, start: int, end: int, rules: PersonFilter) -> bool:
@@ -198,6 +206,18 @@ def escalate(findings: Sequence[Finding], rules: Sequence[EscalationRule]) -> li
             if rule.raise_to > raised.get(i, (findings[i].level, ""))[0]:
                 raised[i] = (rule.raise_to, rule.name)
     return [replace(f, level=raised[i][0], rule=raised[i][1]) if i in raised else f for i, f in enumerate(findings)]
+
+
+def demote(findings: Sequence[Finding], rules: Sequence[EscalationRule]) -> list[Finding]:
+    """Lower the first group's findings when the other groups occur near them (a phone number next
+    to "hotline", a card number next to "test mode"); `raise_to` is the level they are lowered to."""
+    lowered: dict[int, tuple[Level, str]] = {}
+    for rule in rules:
+        first = {i for i, f in enumerate(findings) if f.entity_type in rule.when[0]}
+        for i in _rule_matches(findings, rule) & first:
+            if rule.raise_to < lowered.get(i, (findings[i].level, ""))[0]:
+                lowered[i] = (rule.raise_to, rule.name)
+    return [replace(f, level=lowered[i][0], rule=lowered[i][1]) if i in lowered else f for i, f in enumerate(findings)]
 
 
 def _rule_matches(findings: Sequence[Finding], rule: EscalationRule) -> set[int]:
@@ -248,9 +268,11 @@ __all__ = [
     "PersonFilter",
     "RecognizerSpec",
     "caps_to_title",
+    "demote",
     "escalate",
     "is_role_email",
     "keep_credential",
     "keep_person",
+    "keep_phone",
     "looks_like_name",
 ]

@@ -13,7 +13,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import httpx
 
@@ -124,9 +123,10 @@ def provide_vllm_server() -> Iterator[VllmEndpoint]:
     if os.environ.get("RAG_SKIP_VLLM") == "1":
         pytest.skip("RAG_SKIP_VLLM=1: vLLM integration tests skipped")
     settings = Settings()
-    probe = OpenAICompatBackend(settings.vllm_url, settings.vllm_model, timeout_s=5)
-    if probe.health(fresh=True).ok:
-        yield VllmEndpoint(settings.vllm_url, settings.vllm_model, probe.context_window, started_here=False)
+    with OpenAICompatBackend(settings.vllm_url, settings.vllm_model, health_timeout_s=15) as probe:
+        healthy, window = probe.health(fresh=True).ok, probe.context_window
+    if healthy:
+        yield VllmEndpoint(settings.vllm_url, settings.vllm_model, window, started_here=False)
         return
     server = VllmServer(venv=settings.vllm_venv, model_dir=settings.vllm_model_dir, served_name=settings.vllm_model,
                         port=settings.vllm_port, state_dir=settings.vllm_state_dir,
@@ -137,6 +137,10 @@ def provide_vllm_server() -> Iterator[VllmEndpoint]:
         pytest.fail(f"vLLM venv missing at {server.venv}: run `scripts/setup_vllm.sh` (the Makefile does), "
                     "or set RAG_SKIP_VLLM=1 to skip the vLLM tests")
     started = time.monotonic()
+    if server.running_pid() is not None:  # ours, but busy or still starting: wait, reuse, leave running
+        server.wait_ready(settings.vllm_start_timeout_s)
+        yield VllmEndpoint(server.url, settings.vllm_model, settings.vllm_max_model_len, started_here=False)
+        return
     server.start(wait=True, timeout_s=settings.vllm_start_timeout_s)
     try:
         yield VllmEndpoint(server.url, settings.vllm_model, settings.vllm_max_model_len, started_here=True,

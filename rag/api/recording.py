@@ -59,7 +59,8 @@ class Recorder:
     def done(self) -> bool:
         return self._done
 
-    def finish(self, *, error: ServiceError | None = None, status: int | None = None, target: str | None = None) -> None:
+    def finish(self, *, error: ServiceError | None = None, status: int | None = None,
+               target: str | None = None) -> None:
         """Append the audit record and update the metrics (only the first call has any effect)."""
         with self._lock:
             if self._done:
@@ -77,6 +78,7 @@ class Recorder:
                 self.state.metrics.observe_answer(answer.route, answer.reasons, answer.latencies)
         elif error is not None and error.reasons:
             record.update(route="refuse", reasons=list(error.reasons))
+            self.state.metrics.observe_decision("refuse", error.reasons)
         if error is not None:
             self.state.metrics.observe_error(error.code, error.status_code)
         self.state.audit.append(**record)

@@ -242,7 +242,8 @@ class SearchRequest(BaseModel):
 
     query: str = Field(min_length=1)
     top_k: int | None = Field(None, ge=1, le=50)
-    mode: Literal["dense", "bm25", "hybrid", "graph", "all"] | None = Field(None, description="Default: Settings.search_mode.")
+    mode: Literal["dense", "bm25", "hybrid", "graph", "all"] | None = Field(
+        None, description="Default: Settings.search_mode.")
 
 
 class SearchHitOut(BaseModel):

@@ -42,14 +42,15 @@ def _measure(calls: dict[str, Call], n: int) -> dict[str, dict[str, float]]:
     totals = {name: {"requests": 0, "completion_tokens": 0, "seconds": 0.0} for name in calls}
     for name, call in calls.items():  # untimed warm-up
         call(_messages(PROMPTS[0]))
-    for _ in range(n):
-        for prompt in PROMPTS:
-            for name, call in calls.items():
-                started = time.perf_counter()
-                tokens = call(_messages(prompt))
-                totals[name]["seconds"] += time.perf_counter() - started
-                totals[name]["completion_tokens"] += tokens
-                totals[name]["requests"] += 1
+    names = list(calls)
+    for i in range(n * len(PROMPTS)):
+        prompt = PROMPTS[i % len(PROMPTS)]
+        for name in names if i % 2 == 0 else reversed(names):  # neither side always runs first
+            started = time.perf_counter()
+            tokens = calls[name](_messages(prompt))
+            totals[name]["seconds"] += time.perf_counter() - started
+            totals[name]["completion_tokens"] += tokens
+            totals[name]["requests"] += 1
     for row in totals.values():
         row["tokens_per_s"] = round(row["completion_tokens"] / row["seconds"], 2) if row["seconds"] else 0.0
         row["seconds"] = round(row["seconds"], 3)
@@ -88,18 +89,20 @@ def _server_calls(settings: Settings) -> dict[str, Call]:
 
 
 def _ensure_server(settings: Settings, start: bool) -> str:
-    """'reused' when the configured server answers, 'started' after starting the local one."""
-    if OpenAICompatBackend(settings.vllm_url, settings.vllm_model, timeout_s=5).health().ok:
-        return "reused"
-    if not start:
-        raise BackendUnavailable(f"no vLLM server at {settings.vllm_url}: run `rag vllm start --wait` "
-                                 "or pass --start", backend="server")
+    """How the server was obtained: reused (ours or a remote one that answers) or started now."""
     server = server_from_settings(settings)
-    if server.url.rstrip("/") != settings.vllm_url.rstrip("/"):
-        raise BackendUnavailable(f"RAG_VLLM_URL={settings.vllm_url} is not the local server ({server.url}) "
-                                 "and does not answer; start it there", backend="server")
+    local = server.url.rstrip("/") == settings.vllm_url.rstrip("/")
+    if local and server.running_pid() is not None:
+        server.wait_ready(settings.vllm_start_timeout_s)
+        return f"reused local server (pid {server.running_pid()})"
+    if OpenAICompatBackend(settings.vllm_url, settings.vllm_model, health_timeout_s=15).health().ok:
+        return "reused"
+    if not start or not local:
+        raise BackendUnavailable(f"no vLLM server answers at {settings.vllm_url}: run `rag vllm start --wait`"
+                                 + ("" if local else " there") + " (or pass --start for the local one)", backend="server")
+    started = time.monotonic()
     server.start(wait=True, timeout_s=settings.vllm_start_timeout_s)
-    return "started"
+    return f"started local server in {time.monotonic() - started:.0f} s (left running: `rag vllm stop`)"
 
 
 def _report_text(report: dict[str, Any]) -> str:

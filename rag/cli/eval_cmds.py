@@ -55,6 +55,7 @@ def run(settings: Settings, *, suites: tuple[str, ...], dataset: Path | None, fm
         suites=suites, data_dir=data_dir, corpus_dir=corpus or settings.corpus_dir, dataset=dataset,
         dataset_format=fmt, split=split, modes=modes, limit=limit, answers_sample=sample,
         answer_mode=settings.search_mode, seed=seed, work_dir=work_dir,
+        progress=lambda line: click.echo(f"eval: {line}", err=True),
     )
     report = runner.run_evals(config, lambda home: make_runtime(settings, home))
     if bounds is None:

@@ -41,6 +41,7 @@ class OpenAICompatBackend:
         max_retries: extra attempts for connection failures and 502/503 answers.
         backoff_s: first retry delay; doubles each attempt.
         health_ttl_s: how long a `health()` answer is reused.
+        health_timeout_s: timeout of the `/models` request behind `health()`.
         context_window: prompt + completion limit; None asks the server (vLLM's ``max_model_len``).
         model_version: revision to report in `model` (audit), when known.
         transport: httpx transport (tests pass ``httpx.MockTransport``).
@@ -50,13 +51,14 @@ class OpenAICompatBackend:
 
     def __init__(self, base_url: str, model: str, api_key: str | None = None, timeout_s: float = 120.0,
                  max_retries: int = 2, *, backoff_s: float = 0.5, health_ttl_s: float = 5.0,
-                 context_window: int | None = None, model_version: str = "",
+                 health_timeout_s: float = 2.0, context_window: int | None = None, model_version: str = "",
                  transport: httpx.BaseTransport | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.model_name = model
         self.max_retries = max_retries
         self.backoff_s = backoff_s
         self.health_ttl_s = health_ttl_s
+        self.health_timeout_s = health_timeout_s
         self._context_window = context_window
         self._model = ModelInfo(name=model, version=model_version, location=self.base_url)
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
@@ -96,12 +98,12 @@ class OpenAICompatBackend:
 
     # --- health and tokens -----------------------------------------------------------------------
     def health(self, fresh: bool = False) -> BackendHealth:
-        """GET /models (2 s timeout), cached for `health_ttl_s`. Never raises."""
+        """GET /models (`health_timeout_s`), cached for `health_ttl_s`. Never raises."""
         cached = self._health
         if cached and not fresh and time.monotonic() - cached[0] < self.health_ttl_s:
             return cached[1]
         try:
-            response = self._client.get("models", timeout=2.0)
+            response = self._client.get("models", timeout=self.health_timeout_s)
             response.raise_for_status()
             health = self._health_from_models(response.json())
         except httpx.HTTPError as exc:

@@ -76,7 +76,7 @@ def _args(data_dir: Path, *extra: str) -> list[str]:
 def test_when_retriever_is_right_then_committed_thresholds_pass_and_json_names_metrics(data_dir, monkeypatch):
     result = _invoke(_args(data_dir, "--json"), monkeypatch, broken=False)
     assert result.exit_code == 0, result.output
-    report = json.loads(result.output)
+    report = json.loads(result.stdout)
     modes = report["suites"]["retrieval"]["modes"]
     assert set(modes) == {"bm25", "dense", "hybrid", "graph", "all"}
     assert {"recall@5", "mrr@10", "ndcg@10", "hit@5"} <= set(modes["hybrid"])
@@ -148,7 +148,7 @@ def test_when_real_index_gets_random_ranking_then_rag_eval_exits_nonzero(data_di
     args = _args(data_dir, "--json", "--modes", "bm25,hybrid,all", "--work-dir", str(tmp_path / "work"))
     result = CliRunner().invoke(cli, ["eval", *args], catch_exceptions=False)
     assert result.exit_code == 1, result.output
-    report = json.loads(result.output[result.output.index("{"):])
+    report = json.loads(result.stdout)
     assert report["suites"]["retrieval"]["index"]["counts"]["added"] == len(TEXTS)
     assert report["thresholds"]["passed"] is False
     assert report["suites"]["retrieval"]["modes"]["hybrid"]["recall@5"] < 0.5

@@ -137,9 +137,12 @@ def test_when_sensitive_refused_then_503_says_not_sent_and_audit_records_refusal
                                                          "not sent to the server",))
     response = svc.client.post("/v1/query", json={"question": "SSN 536-90-4399?"}, headers=svc.auth("emp_a"))
     assert response.status_code == 503 and "NOT sent" in response.json()["error"]["message"]
-    record = svc.runtime.settings and svc.client.app.state.rag.audit.tail(1)[0]
+    record = svc.client.app.state.rag.audit.tail(1)[0]
     assert (record["status"], record["route"], record["user"]) == (503, "refuse", "emp_a")
     assert "536-90-4399" not in json.dumps(record)
+    metrics = svc.client.get("/metrics").text
+    assert 'rag_routing_decisions_total{reason="refused_local_down",route="refuse"} 1.0' in metrics
+    assert 'rag_refusals_total{code="sensitive_local_down"} 1.0' in metrics
 
 
 def test_when_unexpected_error_then_500_without_internals(svc, assistant):

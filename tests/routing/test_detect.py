@@ -54,7 +54,7 @@ POSITIVES = [
     ("CONFIDENTIAL: draft offer letter", "CLASSIFICATION_CONFIDENTIAL", C),
     ("DO NOT DISTRIBUTE", "CLASSIFICATION_CONFIDENTIAL", C),
     ("Classification: Confidential", "CLASSIFICATION_CONFIDENTIAL", C),
-    ("INTERNAL ONLY - team offsite agenda", "CLASSIFICATION_INTERNAL", I),
+    ("INTERNAL ONLY - team offsite agenda", "CLASSIFICATION_INTERNAL", C),  # explicit marking: confidential
     ("Priya Raman's base salary is $142,500 per year.", "SALARY", C),
     ("Raise Tom Becker's compensation to €95.000", "SALARY", C),
     ("What bonus did Aisha Khan get last year?", "PERSON", C),
@@ -179,7 +179,7 @@ def test_when_classify_many_then_same_as_one_by_one(detector):
 
     assert batched == [detector.classify(t) for t in texts]
     assert detector.label_texts(texts) == [d.level for d in batched]
-    assert [d.level for d in batched] == [R, P, P, C, I]
+    assert [d.level for d in batched] == [R, P, P, C, C]
 
 
 def test_when_timeout_exceeded_then_detection_error(detector):

@@ -1,8 +1,8 @@
 """The labelled prompt sets through the real detector and the policy: no sensitive prompt may reach the server.
 
 Sets: data/routing/prompts.jsonl and data/routing/generated.jsonl (the labelled set; one JSON per
-line: id, text, sensitive, expected_route, category) and tests/routing/data/dev_prompts.jsonl
-(development prompts written while tuning). Run with `-s` to see precision, recall and the share
+line: id, text, sensitive, expected_route, category) and tests/routing/data/{dev,holdout}_prompts.jsonl
+(prompts written while tuning; the holdout set was first measured untuned: precision 1.000, recall 0.917). Run with `-s` to see precision, recall and the share
 of benign prompts sent local. Both backends are healthy and there is no retrieved context, so the
 route depends on the prompt alone.
 """
@@ -21,10 +21,10 @@ from routing.prompt_tokens import estimate_tokens
 
 ROOT = Path(__file__).resolve().parents[2]
 LABELLED = [ROOT / "data" / "routing" / "prompts.jsonl", ROOT / "data" / "routing" / "generated.jsonl"]
-DEV = Path(__file__).resolve().parent / "data" / "dev_prompts.jsonl"
+DEV = [Path(__file__).resolve().parent / "data" / name for name in ("dev_prompts.jsonl", "holdout_prompts.jsonl")]
 HEALTHY = {"local": True, "server": True}
 # Measured on the labelled set (see the report printed with -s); a little below to absorb data edits.
-PRECISION_FLOOR = 0.80
+PRECISION_FLOOR = 0.95  # measured 0.996 on the labelled set, 1.000 on the dev sets
 
 pytestmark = pytest.mark.slow
 
@@ -91,7 +91,7 @@ def test_when_labelled_set_routed_then_no_sensitive_prompt_reaches_the_server(de
 
 
 def test_when_dev_set_routed_then_no_sensitive_prompt_reaches_the_server(detector):
-    rows = load([DEV])
+    rows = load(DEV)
     routes = route_all(detector, rows)
 
     figures = report("dev", rows, routes)
