@@ -38,7 +38,8 @@ def format_table(report: dict[str, Any]) -> str:
     lines: list[str] = []
     for name, suite in report.get("suites", {}).items():
         header, rows = _rows(suite)
-        widths = [max(len(str(r[i])) for r in [header, *rows] if i < len(r)) for i in range(len(header))]
+        full = [r for r in [header, *rows] if len(r) == len(header)]  # error rows are short: not measured
+        widths = [max(len(str(r[i])) for r in full) for i in range(len(header))]
         count = f" ({suite['queries']} queries)" if "queries" in suite else ""
         lines.append(f"== {name}{count}")
         for row in [header, *rows]:

@@ -48,6 +48,16 @@ class _Cited:
     text: str
 
 
+@dataclass(frozen=True)
+class _Failed:
+    text: str = ""
+    citations: tuple = ()
+    route: str = "failed"
+
+
+_FAILED = _Failed()
+
+
 def is_abstention(text: str) -> bool:
     """True when an answer declines to answer (empty, or says the sources do not hold it)."""
     return not text.strip() or bool(ABSTENTION.search(text))
@@ -117,14 +127,19 @@ def evaluate_answers(
 
     Returns:
         ``{"metrics": {exact_match, f1, abstention_accuracy, false_abstention_rate,
-        citation_accuracy, answerable, unanswerable}, "latency": {stage: {p50_ms, p95_ms}},
+        citation_accuracy, answerable, unanswerable, failures}, "failures": {error type: count}, "latency": {stage: {p50_ms, p95_ms}},
         "routes": {route: count}}``.
     """
     em, f1, cited_ok, abstain_ok, false_abstain = [], [], [], [], []
-    latencies, routes = [], Counter()
+    latencies, routes, failures = [], Counter(), Counter()
     for query in queries:
-        answer = ask(query)
-        latencies.append(answer.latencies)
+        try:
+            answer = ask(query)
+        except Exception as exc:  # refused or backend error: scored as an empty answer, counted by type
+            failures[type(exc).__name__] += 1
+            answer = _FAILED
+        else:
+            latencies.append(answer.latencies)
         routes[answer.route] += 1
         abstained = is_abstention(answer.text)
         if not query.answerable:
@@ -144,7 +159,9 @@ def evaluate_answers(
             "abstention_accuracy": metrics.mean(abstain_ok),
             "answerable": float(len(em)),
             "unanswerable": float(len(abstain_ok)),
+            "failures": float(sum(failures.values())),
         },
+        "failures": dict(failures),
         "latency": metrics.latency_summary(latencies),
         "routes": dict(sorted(routes.items())),
     }

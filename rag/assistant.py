@@ -32,6 +32,8 @@ SYSTEM_PROMPT = (
     "exactly: I don't know."
 )
 SNIPPET_CHARS = 240
+# A blank line ends the answer: the small local model otherwise tends to repeat itself.
+STOP = ("\n\n",)
 
 
 @dataclass
@@ -101,7 +103,8 @@ class Assistant:
             backend = self.backends[prep.decision.route]
             t0 = time.perf_counter()
             try:
-                gen = backend.generate(prep.messages, max_tokens=self.max_new_tokens, temperature=self.temperature)
+                gen = backend.generate(prep.messages, max_tokens=self.max_new_tokens, temperature=self.temperature,
+                                       stop=STOP)
             except BackendUnavailable as exc:
                 tried.add(prep.decision.route)
                 prep = self._reroute(prep, tried, exc)
@@ -121,7 +124,7 @@ class Assistant:
         while True:
             try:
                 gen_stream = self.backends[prep.decision.route].stream(
-                    prep.messages, max_tokens=self.max_new_tokens, temperature=self.temperature)
+                    prep.messages, max_tokens=self.max_new_tokens, temperature=self.temperature, stop=STOP)
                 break
             except BackendUnavailable as exc:
                 tried.add(prep.decision.route)

@@ -199,10 +199,14 @@ def is_role_email(text: str, start: int, end: int, role_local_parts: Iterable[st
 
 
 def escalate(findings: Sequence[Finding], rules: Sequence[EscalationRule]) -> list[Finding]:
-    """Apply every escalation rule; return the findings with raised levels (and the rule's name)."""
+    """Apply every escalation rule; return the findings with raised levels (and the rule's name).
+
+    Findings that already carry a rule (lowered by `demote`) keep their level."""
     raised: dict[int, tuple[Level, str]] = {}
     for rule in rules:
         for i in _rule_matches(findings, rule):
+            if findings[i].rule:  # lowered by a demotion (a public hotline): not raised again
+                continue
             if rule.raise_to > raised.get(i, (findings[i].level, ""))[0]:
                 raised[i] = (rule.raise_to, rule.name)
     return [replace(f, level=raised[i][0], rule=raised[i][1]) if i in raised else f for i, f in enumerate(findings)]

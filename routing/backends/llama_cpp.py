@@ -161,7 +161,9 @@ class LlamaCppBackend:
 
     # --- tokens ----------------------------------------------------------------------------------
     def count_tokens(self, text: str) -> int:
-        """Tokens of `text` with the model's own tokenizer (no BOS; special tokens parsed)."""
+        """Tokens of `text` with the model's own tokenizer (no BOS; special tokens parsed).
+
+        Does not wait for a running generation: tokenizing only reads the vocabulary."""
         self.warm_up()
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
@@ -200,11 +202,15 @@ class LlamaCppBackend:
 
     def stream(self, messages: Sequence[Message], *, max_tokens: int = 128, temperature: float = 0.0,
                stop: Sequence[str] | None = None) -> GenerationStream:
-        """Text deltas as llama.cpp samples them (one per token). The lock is held until the stream
-        is exhausted or closed, so always finish or `close()` it."""
+        """Text deltas as llama.cpp samples them (one per token). A prompt too long for the context
+        raises here; the model is taken at the first delta and held until the stream is exhausted or
+        closed, so always finish or `close()` it."""
         plain = validate_request(messages, max_tokens, temperature)
         self.warm_up()
-        state: dict[str, Any] = {"started": time.perf_counter(), "finish": "stop", "deltas": 0, "text": []}
+        prompt_tokens = self._prompt_tokens(plain)  # tokenizing only reads the vocabulary: no lock needed
+        self._check_fits(prompt_tokens)  # raise here, before the caller starts streaming
+        state: dict[str, Any] = {"started": time.perf_counter(), "finish": "stop", "deltas": 0, "text": [],
+                                 "prompt_tokens": prompt_tokens}
         deltas = self._stream_deltas(plain, max_tokens, temperature, stop, state)
 
         def finish() -> Generation:
@@ -217,8 +223,6 @@ class LlamaCppBackend:
     def _stream_deltas(self, plain: list[dict[str, str]], max_tokens: int, temperature: float,
                        stop: Sequence[str] | None, state: dict[str, Any]) -> Iterator[str]:
         with self._acquire():
-            state["prompt_tokens"] = self._prompt_tokens(plain)
-            self._check_fits(state["prompt_tokens"])
             try:
                 chunks = self._llm.create_chat_completion(plain, max_tokens=max_tokens, temperature=temperature,
                                                           stop=list(stop or []), seed=self.seed, stream=True)

@@ -116,3 +116,16 @@ def test_when_routing_evaluated_then_leaks_are_counted_and_listed_by_id():
     assert result["over_cautious_ids"] == ["b2"]
     assert result["by_category"]["hr"]["leaks"] == 1 and result["by_category"]["ssn"]["leaks"] == 0
     assert "route" in result["latency"]
+
+
+def test_when_assistant_raises_then_question_scores_as_empty_answer_and_failure_is_counted():
+    queries = [EvalQuery("a1", "topic 1", (Target("doc:d1.txt", "d1.txt"),), answers=("fact number 1",)),
+               EvalQuery("u1", "who?", (), answerable=False)]
+
+    def ask(query):
+        raise RuntimeError("local model down")
+
+    result = suites.evaluate_answers(queries, ask)
+    assert result["metrics"]["failures"] == 2 and result["failures"] == {"RuntimeError": 2}
+    assert result["metrics"]["f1"] == 0.0 and result["metrics"]["false_abstention_rate"] == 1.0
+    assert result["routes"] == {"failed": 2}

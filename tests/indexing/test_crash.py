@@ -86,7 +86,7 @@ def test_when_killed_inside_a_document_transaction_then_committed_documents_are_
     assert sorted(found) == [f"doc-{i:02d}.md" for i in range(4)]  # docs 1-4 committed, the 5th rolled back
     assert all(found[source] == expected[source] for source in found)
     assert_consistent(store)
-    chunk = store.document_chunks(store.get_document("doc-03.md").doc_id)[1]
+    chunk = store.document_chunks(store.get_document("doc-03.md").doc_id)[-1]
     rowid, score = store.dense_search(embedder.embed([embedding_text(chunk, "Document 3")])[0], 1)[0]
     assert store.get_chunks([rowid])[0].chunk_id == chunk.chunk_id and score == pytest.approx(1.0, abs=1e-4)
     assert store.get_chunks([r for r, _ in store.lexical_search("code3x2", 5)])[0].source == "doc-03.md"

@@ -2,8 +2,9 @@
 
 Sets: data/routing/prompts.jsonl and data/routing/generated.jsonl (the labelled set; one JSON per
 line: id, text, sensitive, expected_route, category) and tests/routing/data/{dev,holdout}_prompts.jsonl
-(prompts written while tuning; the holdout set was first measured untuned: precision 1.000, recall 0.917). Run with `-s` to see precision, recall and the share
-of benign prompts sent local. Both backends are healthy and there is no retrieved context, so the
+(prompts written while tuning; the holdout set, measured once before any tuning on it, gave
+precision 1.000 and recall 0.917). Run with `-s` to see precision, recall and the share of benign
+prompts sent local. Both backends are healthy and there is no retrieved context, so the
 route depends on the prompt alone.
 """
 from __future__ import annotations

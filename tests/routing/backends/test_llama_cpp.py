@@ -96,10 +96,11 @@ def test_when_two_threads_generate_then_both_succeed_one_at_a_time(local):
     assert e2 - s1 >= (e1 - s1) * 1.5  # the second waited for the first
 
 
-def test_when_prompt_exceeds_context_then_generation_error_not_retryable():
+@pytest.mark.parametrize("method", ["generate", "stream"])
+def test_when_prompt_exceeds_context_then_generation_error_at_call(method):
     small = LlamaCppBackend(n_ctx=64)
     with pytest.raises(GenerationError, match="context window is 64") as info:
-        small.generate([{"role": "user", "content": "word " * 200}], max_tokens=8)
+        getattr(small, method)([{"role": "user", "content": "word " * 200}], max_tokens=8)  # stream: before iterating
     assert info.value.is_retryable is False
 
 

@@ -1,0 +1,123 @@
+"""Pure rules behind detection: escalation, demotion, name filters, caps normalisation, config loading."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from routing.detection_config import (
+    DetectionConfig,
+    EscalationRule,
+    PersonFilter,
+    caps_to_title,
+    demote,
+    escalate,
+    is_role_email,
+    keep_credential,
+    keep_person,
+    keep_phone,
+)
+from routing.findings import Finding
+from routing.levels import Level
+
+RECOGNIZERS = Path(__file__).resolve().parents[2] / "routing" / "recognizers.yaml"
+PERSON_WITH_SALARY = EscalationRule(name="person_salary", when=[["PERSON"], ["SALARY"]], raise_to="confidential")
+
+
+def f(entity: str, start: int, end: int, level: Level = Level.INTERNAL) -> Finding:
+    return Finding(entity, start, end, 0.8, level, "test")
+
+
+@pytest.mark.parametrize(
+    "findings, raised",
+    [
+        ([f("PERSON", 0, 10), f("SALARY", 20, 28)], {"PERSON", "SALARY"}),
+        ([f("PERSON", 0, 10), f("SALARY", 500, 508)], set()),       # too far apart (max_gap 120)
+        ([f("PERSON", 0, 10)], set()),                                # nothing to combine with
+        ([f("SALARY", 0, 8), f("EMAIL_ADDRESS", 10, 30)], set()),     # not the rule's groups
+    ],
+)
+def test_when_groups_near_then_escalated(findings, raised):
+    out = escalate(findings, [PERSON_WITH_SALARY])
+
+    assert {x.entity_type for x in out if x.level == Level.CONFIDENTIAL} == raised
+    assert all(x.rule == "person_salary" for x in out if x.entity_type in raised)
+
+
+def test_when_demoted_then_not_raised_again():
+    hotline = EscalationRule(name="hotline", when=[["PHONE_NUMBER"], ["PUBLIC_LINE"]], raise_to="public", max_gap=60)
+    contact = EscalationRule(name="contact", when=[["PERSON"], ["PHONE_NUMBER"]], raise_to="confidential")
+    findings = [f("PUBLIC_LINE", 0, 7, Level.PUBLIC), f("PHONE_NUMBER", 11, 22, Level.CONFIDENTIAL), f("PERSON", 30, 40)]
+
+    out = escalate(demote(findings, [hotline]), [contact])
+
+    assert out[1].level == Level.PUBLIC and out[1].rule == "hotline"
+
+
+@pytest.mark.parametrize(
+    "span, kept",
+    [("Maria Lopez", True), ("404", False), ("Al", False), ("ledger", False), ("Acme Insights", False),
+     ("Data Protection", False), ("Hi", False), ("R2D2", False)],
+)
+def test_when_person_span_then_filtered_by_shape_and_vocabulary(span, kept):
+    rules = PersonFilter(stop_words=["Hi"], not_name_words=["Acme", "Insights"], not_name_suffixes=["tion"])
+
+    assert keep_person(span, 0, len(span), rules) is kept
+
+
+@pytest.mark.parametrize(
+    "value, kept",
+    [("sk_test_EXAMPLEONLY", False), ("<your-token>", False), ("AKIA4EXAMPLEQ7R2ZT3M", True), ("hunter2!", True)],
+)
+def test_when_credential_is_placeholder_then_dropped(value, kept):
+    assert keep_credential(value, 0, len(value), ["example", "<", "your"]) is kept
+
+
+@pytest.mark.parametrize("value, kept", [("1234567.891", False), ("+1 415 555 0133", True), ("503.555.0130", True)])
+def test_when_phone_is_decimal_then_dropped(value, kept):
+    assert keep_phone(value, 0, len(value)) is kept
+
+
+@pytest.mark.parametrize("email, role", [("support@acme.example", True), ("jane.doe@acme.example", False)])
+def test_when_role_mailbox_then_not_a_person(email, role):
+    assert is_role_email(email, 0, len(email), ["support", "press"]) is role
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Ticket from MARIA GARCIA today", "Ticket from Maria Garcia today"),
+        ("Please review the SALARY OF JOHN SMITH before Friday", "Please review the Salary of John Smith before Friday"),
+        ("ALL CAPS SHOUTING TEXT", "ALL CAPS SHOUTING TEXT"),  # mostly upper case: left alone
+        ("plain text", "plain text"),
+    ],
+)
+def test_when_caps_runs_then_title_cased_with_same_length(text, expected):
+    out = caps_to_title(text, frozenset({"of"}))
+
+    assert out == expected and len(out) == len(text)
+
+
+def test_when_shipped_config_loaded_then_every_escalated_entity_has_a_level():
+    config = DetectionConfig.from_yaml(RECOGNIZERS)
+
+    named = {e for rule in [*config.escalations, *config.demotions] for group in rule.when for e in group}
+    assert named <= set(config.levels)
+    assert config.levels["US_SSN"] is Level.RESTRICTED and config.levels["PERSON"] is Level.INTERNAL
+
+
+@pytest.mark.parametrize(
+    "yaml_text, error",
+    [
+        ("levels: {X: secret}\n", "unknown classification"),
+        ("levels: {}\nrecognizers: [{name: r, entity: X}]\n", "needs `patterns` or `deny_list`"),
+        ("levels: {}\nrecognizers: [{name: r, entity: X, patterns: [{name: p, regex: '(', score: 0.5}]}]\n", "does not compile"),
+        ("levels: {}\nsurprise: 1\n", "surprise"),
+    ],
+)
+def test_when_config_invalid_then_error_names_the_problem(tmp_path, yaml_text, error):
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml_text)
+
+    with pytest.raises(ValueError, match=error):
+        DetectionConfig.from_yaml(path)
