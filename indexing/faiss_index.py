@@ -84,9 +84,15 @@ class FaissIndex:
 
     # --- persistence -----------------------------------------------------------------------------
     def save(self, directory: Path) -> None:
-        """Write the index and its generation atomically (temp file + os.replace) under an exclusive lock."""
+        """Write the index and its generation atomically (temp file + os.replace) under an exclusive lock.
+
+        A file of a newer generation (another process saved after us) is left alone: generations only grow.
+        """
         directory.mkdir(parents=True, exist_ok=True)
         with _locked(directory, fcntl.LOCK_EX):
+            saved = self.saved_generation(directory)
+            if saved is not None and self.generation is not None and saved > self.generation:
+                return
             _atomic_write(directory / INDEX_FILE, faiss.serialize_index(self.index).tobytes())
             meta = {"generation": self.generation, "ntotal": self.ntotal, "dim": self.dim}
             _atomic_write(directory / META_FILE, json.dumps(meta).encode())

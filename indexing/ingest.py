@@ -3,8 +3,10 @@
 Per document: read the bytes and hash them; an unchanged document (same content hash, groups and
 classification) writes nothing; otherwise load, chunk, label, embed and let listeners prepare, all outside
 the transaction; then replace the document's rows (SQLite, FTS5, listeners' tables) in one transaction and
-mirror the change in the in-memory FAISS index. After the batch the FAISS file is persisted once and each
-listener's `commit()` runs once. A crash at any point leaves every document either in its old or in its new
+mirror the change in the in-memory FAISS index. Labelling and embedding run over the chunks of several
+staged documents at once (`embed_batch_chunks`): one model call sorts all texts by length and fills its
+batches, which per-document calls cannot (measured with `rag bench ingest`). After the batch the FAISS
+file is persisted once and each listener's `commit()` runs once. A crash at any point leaves every document either in its old or in its new
 state: the FAISS file is re-derived from SQLite when its generation is behind (see `store.py`).
 
 Document id = sha256(source)[:16], where source is the path relative to the folder argument (or the file
@@ -26,7 +28,7 @@ from indexing.errors import LoaderError
 from indexing.loaders import load_bytes, read_file
 from indexing.manifest import MANIFEST_NAMES, Access, Manifest
 from indexing.store import IndexStore
-from indexing.types import Chunk, Classification, DocumentRecord
+from indexing.types import Chunk, Classification, DocumentRecord, LoadedDocument
 
 Labeler = Callable[[list[str]], list[Classification]]
 
@@ -110,13 +112,17 @@ class Ingestor:
         max_file_bytes: Larger files are refused.
         chunk_max_tokens, chunk_overlap_tokens: Chunk size and overlap in embedder tokens.
         default_groups, default_classification: Used when neither arguments nor a manifest say.
+        embed_batch_chunks: Chunks of several documents are labelled and embedded together, up to about
+            this many at a time (one model call lets it sort by length and fill batches), before each
+            document is written in its own transaction.
     """
 
     def __init__(self, store: IndexStore, embedder: Embedder, labeler: Labeler | None = None,
                  listeners: Sequence[IngestListener] = (), max_file_bytes: int = 20 * 1024 * 1024,
                  chunk_max_tokens: int = 200, chunk_overlap_tokens: int = 40,
                  default_groups: Sequence[str] = ("all",),
-                 default_classification: Classification = Classification.INTERNAL) -> None:
+                 default_classification: Classification = Classification.INTERNAL,
+                 embed_batch_chunks: int = 256) -> None:
         self.store = store
         self.embedder = embedder
         self.labeler = labeler
@@ -124,6 +130,7 @@ class Ingestor:
         self.max_file_bytes = max_file_bytes
         self.chunk_max_tokens = chunk_max_tokens
         self.chunk_overlap_tokens = chunk_overlap_tokens
+        self.embed_batch_chunks = embed_batch_chunks
         self.defaults = Access(tuple(default_groups), Classification.parse(default_classification))
 
     def ingest_paths(self, paths: Iterable[Path | str], groups: Sequence[str] | None = None,
@@ -142,9 +149,13 @@ class Ingestor:
         report = IngestReport()
         self.store.check_embedder(self.embedder.name)
         with self._batch(report):
+            pending: list[_Pending] = []
             for path, source, folder_manifest in expand_paths(paths, manifest):
                 access = explicit.over(folder_manifest.resolve(source) if folder_manifest else Access())
-                report.results.append(self._ingest_file(path, source, access.over(self.defaults), report))
+                self._stage(self._stage_file(path, source, access.over(self.defaults), report), report, pending)
+                if sum(len(p.chunks) for p in pending) >= self.embed_batch_chunks:
+                    self._write_pending(pending, report)
+            self._write_pending(pending, report)
         return report
 
     def ingest_bytes(self, name: str, data: bytes, groups: Sequence[str] | None = None,
@@ -156,12 +167,14 @@ class Ingestor:
         self.store.check_embedder(self.embedder.name)
         with self._batch(report):
             if len(data) > self.max_file_bytes:
-                result = self._refuse(name, LoaderError(name, "too_large", f"the upload is {len(data):,} bytes, "
+                staged = self._refuse(name, LoaderError(name, "too_large", f"the upload is {len(data):,} bytes, "
                                       f"over the {self.max_file_bytes:,}-byte limit", "split it into smaller files"))
             else:
-                result = self._ingest_data(name, data, name, access, report)
-            report.results.append(result)
-        return result
+                staged = self._stage_data(name, data, name, access, report)
+            pending: list[_Pending] = []
+            self._stage(staged, report, pending)
+            self._write_pending(pending, report)
+        return report.results[0]
 
     def delete(self, doc_id_or_source: str) -> bool:
         """Remove a document from SQLite, FTS5, FAISS and the listeners; False if it is unknown."""
@@ -180,16 +193,17 @@ class Ingestor:
                     report.results.append(FileResult(record.source, "deleted", record.doc_id))
         return deleted
 
-    # --- one document ----------------------------------------------------------------------------
-    def _ingest_file(self, path: Path, source: str, access: Access, report: IngestReport) -> FileResult:
+    # --- staging (load, chunk) and writing (label, embed, prepare, one transaction each) ---------
+    def _stage_file(self, path: Path, source: str, access: Access, report: IngestReport) -> "FileResult | _Pending":
         try:
             with _timed(report, "read"):
                 data = read_file(path, self.max_file_bytes)
         except LoaderError as exc:
             return self._refuse(source, exc, path)
-        return self._ingest_data(source, data, str(path), access, report)
+        return self._stage_data(source, data, str(path), access, report)
 
-    def _ingest_data(self, source: str, data: bytes, label: str, access: Access, report: IngestReport) -> FileResult:
+    def _stage_data(self, source: str, data: bytes, label: str, access: Access,
+                    report: IngestReport) -> "FileResult | _Pending":
         doc_id = doc_id_for(source)
         content_hash = hashlib.sha256(data).hexdigest()
         existing = self.store.get_document(doc_id)
@@ -203,20 +217,44 @@ class Ingestor:
         with _timed(report, "chunk"):
             chunks = chunk_document(doc_id, document, self.embedder.count_tokens,
                                     self.chunk_max_tokens, self.chunk_overlap_tokens)
+        return _Pending(document, chunks, content_hash, access, existing, label)
+
+    @staticmethod
+    def _stage(staged: "FileResult | _Pending", report: IngestReport, pending: list["_Pending"]) -> None:
+        report.results.append(staged if isinstance(staged, FileResult) else None)  # type: ignore[arg-type]
+        if isinstance(staged, _Pending):
+            staged.slot = len(report.results) - 1
+            pending.append(staged)
+
+    def _write_pending(self, pending: list["_Pending"], report: IngestReport) -> None:
+        """Label and embed the staged documents' chunks in one call each (the model batches across
+        documents), then write each document in its own transaction."""
+        chunks = [c for p in pending for c in p.chunks]
+        if not chunks:
+            pending.clear()
+            return
         with _timed(report, "label"):
-            labels = self.labeler([c.text for c in chunks]) if self.labeler else [access.classification] * len(chunks)
+            labels = self.labeler([c.text for c in chunks]) if self.labeler else None
         with _timed(report, "embed"):
-            vectors = self.embedder.embed([embedding_text(c, document.title) for c in chunks])
+            vectors = self.embedder.embed([embedding_text(c, p.document.title) for p in pending for c in p.chunks])
+        offset = 0
+        for p in pending:
+            n = len(p.chunks)
+            doc_labels = labels[offset:offset + n] if labels is not None else [p.access.classification] * n
+            report.results[p.slot] = self._write(p, vectors[offset:offset + n], doc_labels, report)
+            offset += n
+        pending.clear()
+
+    def _write(self, p: "_Pending", vectors, labels: Sequence[Classification], report: IngestReport) -> FileResult:
         with _timed(report, "prepare"):
-            hooks = [_hook(listener, listener.prepare(chunks)) for listener in self.listeners]
-        record = DocumentRecord(doc_id, source, document.title, document.format, content_hash, 0, access.groups,
-                                access.classification, access.classification, 0, "")
-        action = "updated" if existing is not None else "added"
+            hooks = [_hook(listener, listener.prepare(p.chunks)) for listener in self.listeners]
+        doc = p.document
+        record = DocumentRecord(doc_id_for(doc.source), doc.source, doc.title, doc.format, p.content_hash, 0,
+                                p.access.groups, p.access.classification, p.access.classification, 0, "")
+        action, reason = ("updated", "content changed") if p.existing is not None else ("added", None)
         with _timed(report, "write"):
-            stored, _removed = self.store.write_document(record, chunks, vectors, labels, hooks, action=action,
-                                                         reason="content changed" if existing else None)
-        return FileResult(source, action, doc_id, "content changed" if existing else None, len(chunks),
-                          stored.version, label)
+            stored, _removed = self.store.write_document(record, p.chunks, vectors, labels, hooks, action, reason)
+        return FileResult(doc.source, action, record.doc_id, reason, len(p.chunks), stored.version, p.label)
 
     def _same_content(self, existing: DocumentRecord, access: Access) -> FileResult:
         if set(existing.groups) == set(access.groups) and existing.declared == access.classification:
@@ -236,6 +274,7 @@ class Ingestor:
         try:
             yield
         finally:
+            report.results = [r for r in report.results if r is not None]  # staged but never written
             changed = any(r.action in ("added", "updated", "deleted") for r in report.results)
             with _timed(report, "persist"):
                 if changed:
@@ -243,6 +282,19 @@ class Ingestor:
                     for listener in self.listeners:
                         listener.commit()
             report.timings["total"] = time.perf_counter() - started
+
+
+@dataclass
+class _Pending:
+    """A loaded and chunked document waiting to be labelled, embedded and written."""
+
+    document: LoadedDocument
+    chunks: list[Chunk]
+    content_hash: str
+    access: Access
+    existing: DocumentRecord | None
+    label: str
+    slot: int = -1
 
 
 def _hook(listener: IngestListener, prepared: object) -> Callable[[sqlite3.Connection, Sequence[str]], None]:

@@ -57,7 +57,7 @@ class HybridSearcher:
         found = self.candidates(query, groups, max(k, self.candidate_pool) if mode == "hybrid" else k, retrievers)
         if mode == "hybrid":
             return self.fuse(found, k)
-        return self._single(mode, found[mode])
+        return self.hits_for(mode, found[mode])
 
     def candidates(self, query: str, groups: Iterable[str] | None, pool: int,
                    retrievers: Sequence[str] = ("dense", "bm25")) -> dict[str, list[tuple[int, float]]]:
@@ -83,7 +83,8 @@ class HybridSearcher:
                 out.append(hit)
         return out
 
-    def _single(self, name: str, ranked: Ranked) -> list[SearchHit]:
+    def hits_for(self, name: str, ranked: Ranked) -> list[SearchHit]:
+        """One retriever's ranked (rowid, score) list as hits, keeping its scores; `retrievers` = {name: rank}."""
         found = self.store.chunk_map([rowid for rowid, _ in ranked])
         out = []
         for rank, (rowid, score) in enumerate(ranked, start=1):
@@ -92,3 +93,5 @@ class HybridSearcher:
                 hit.score, hit.retrievers = score, {name: rank}
                 out.append(hit)
         return out
+
+    _single = hits_for  # the name rag.retriever used before `hits_for` was public

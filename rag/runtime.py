@@ -69,6 +69,7 @@ class Runtime:
             chunk_overlap_tokens=self.settings.chunk_overlap_tokens,
             default_groups=self.settings.default_groups,
             default_classification=self.settings.default_classification,
+            embed_batch_chunks=self.settings.ingest_batch_chunks,
         )
 
     # --- query path ------------------------------------------------------------------------------

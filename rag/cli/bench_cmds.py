@@ -108,7 +108,8 @@ def _timed_ingest(runtime: Any, corpus: Path, labeler: Callable | None, listener
                             max_file_bytes=settings.max_file_bytes, chunk_max_tokens=settings.chunk_max_tokens,
                             chunk_overlap_tokens=settings.chunk_overlap_tokens,
                             default_groups=settings.default_groups,
-                            default_classification=settings.default_classification)
+                            default_classification=settings.default_classification,
+                            embed_batch_chunks=settings.ingest_batch_chunks)
         started = time.perf_counter()
         report = ingestor.ingest_paths([corpus])
         seconds = time.perf_counter() - started

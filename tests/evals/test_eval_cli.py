@@ -152,3 +152,16 @@ def test_when_real_index_gets_random_ranking_then_rag_eval_exits_nonzero(data_di
     assert report["suites"]["retrieval"]["index"]["counts"]["added"] == len(TEXTS)
     assert report["thresholds"]["passed"] is False
     assert report["suites"]["retrieval"]["modes"]["hybrid"]["recall@5"] < 0.5
+
+
+@pytest.mark.slow
+def test_when_answers_suite_runs_with_real_model_then_scores_and_stage_latencies_are_reported(data_dir, tmp_path):
+    args = ["--suite", "answers", "--sample", "2", "--data", str(data_dir), "--corpus", str(data_dir / "corpus"),
+            "--work-dir", str(tmp_path / "work"), "--json", "--no-thresholds"]
+    result = CliRunner().invoke(cli, ["eval", *args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    answers = json.loads(result.stdout)["suites"]["answers"]
+    assert answers["metrics"]["answerable"] == 2
+    assert answers["metrics"]["failures"] == 0, answers["failures"]
+    assert {"retrieve", "generate", "total"} <= set(answers["latency"])
+    assert 0.0 <= answers["metrics"]["f1"] <= 1.0 and sum(answers["routes"].values()) == 2

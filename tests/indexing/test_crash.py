@@ -106,7 +106,8 @@ def test_when_rag_ingest_is_killed_during_an_update_then_each_document_is_old_or
     store.close()
     write_corpus(corpus, "vtwo")
 
-    env = {**os.environ, "RAG_HOME": str(home), "RAG_INGEST_DETECT": "0", "RAG_INGEST_GRAPH": "0"}
+    env = {**os.environ, "RAG_HOME": str(home), "RAG_INGEST_DETECT": "0", "RAG_INGEST_GRAPH": "0",
+           "RAG_INGEST_BATCH_CHUNKS": "2"}  # write every couple of documents, so the kill lands mid-batch
     process = subprocess.Popen([str(Path(sys.executable).parent / "rag"), "ingest", str(corpus)], cwd=REPO, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
