@@ -88,7 +88,7 @@ def plot_modes(report: dict[str, Any], path: Path) -> Path | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(suites), figsize=(5.5 * len(suites), 4), squeeze=False)
+    fig, axes = plt.subplots(1, len(suites), figsize=(5.5 * len(suites), 4.4), squeeze=False)
     for ax, (name, suite) in zip(axes[0], suites.items()):
         modes = list(suite["modes"])
         width = 0.8 / len(modes)
@@ -98,7 +98,7 @@ def plot_modes(report: dict[str, Any], path: Path) -> Path | None:
         ax.set_xticks([x + width * (len(modes) - 1) / 2 for x in range(len(CHART_METRICS))], CHART_METRICS)
         ax.set_ylim(0, 1.05)
         ax.set_title(f"{name} ({suite.get('queries', '?')} queries)")
-        ax.legend(fontsize="small", loc="lower right")
+        ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=len(modes), frameon=False)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

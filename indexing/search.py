@@ -94,4 +94,3 @@ class HybridSearcher:
                 out.append(hit)
         return out
 
-    _single = hits_for  # the name rag.retriever used before `hits_for` was public

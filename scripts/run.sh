@@ -14,19 +14,20 @@ trap '$RAG vllm stop >/dev/null 2>&1 || true' EXIT
 
 $RAG ingest data/corpus || echo "warning: some files were refused (see above)" >&2
 
+key() {  # create a demo user and print only its key
+  $RAG users add "$@" --json | .venv/bin/python -c 'import json, sys; print(json.load(sys.stdin)["api_key"])'
+}
 if [ ! -s "$home/demo-keys.txt" ]; then
   {
-    echo "# Demo API keys (shown once; stored hashed in $home/users.sqlite3)"
-    echo "employee   alice (groups all,engineering):   $($RAG users add alice --groups all,engineering --role employee --key-only)"
-    echo "employee   hana  (groups all,hr):            $($RAG users add hana --groups all,hr --role employee --key-only)"
-    echo "km         kim   (knowledge manager, all):   $($RAG users add kim --groups all,engineering,hr,finance,legal --role knowledge_manager --key-only)"
-    echo "admin      root:                             $($RAG users add root --groups all --role admin --key-only)"
+    echo "# Demo API keys (shown once; only their hashes are stored in $home/users.sqlite3)"
+    echo "alice  employee, groups all,engineering:      $(key alice --groups all,engineering --role employee)"
+    echo "hana   employee, groups all,hr:               $(key hana --groups all,hr --role employee)"
+    echo "kim    knowledge_manager, every group:        $(key kim --groups all,engineering,hr,finance,legal,executives --role knowledge_manager)"
+    echo "root   admin:                                 $(key root --groups all --role admin)"
   } > "$home/demo-keys.txt"
   chmod 600 "$home/demo-keys.txt"
 fi
 cat "$home/demo-keys.txt"
 
 wait "$vllm_pid" || echo "warning: vLLM did not come up; non-sensitive prompts will fall back to the local model" >&2
-exec_rc=0
-$RAG serve || exec_rc=$?
-exit $exec_rc
+$RAG serve

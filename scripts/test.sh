@@ -9,7 +9,8 @@ RAG=.venv/bin/rag
 # Eval gates on a throw-away index (never the user's .rag): thresholds in evals/thresholds.yaml fail CI.
 eval_home=$(mktemp -d "${TMPDIR:-/tmp}/rag-eval.XXXXXX")
 trap 'rm -rf "$eval_home"' EXIT
-RAG_HOME="$eval_home" $RAG eval --report reports/eval
+RAG_HOME="$eval_home" $RAG eval --suite retrieval --suite multihop --suite routing --suite answers --sample 30 \
+  --report reports/eval
 squad=../shared/datasets/squad-v2-dev-5-articles.json
 if [ -f "$squad" ]; then
   RAG_HOME="$eval_home/squad" $RAG eval --dataset "$squad" --format squad --report reports/eval-squad

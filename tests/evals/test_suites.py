@@ -129,3 +129,10 @@ def test_when_assistant_raises_then_question_scores_as_empty_answer_and_failure_
     assert result["metrics"]["failures"] == 2 and result["failures"] == {"RuntimeError": 2}
     assert result["metrics"]["f1"] == 0.0 and result["metrics"]["false_abstention_rate"] == 1.0
     assert result["routes"] == {"failed": 2}
+
+
+def test_when_assistant_abstains_as_its_prompt_says_then_it_counts_as_abstention():
+    from rag.assistant import SYSTEM_PROMPT
+
+    refusal = SYSTEM_PROMPT.split("reply exactly:")[1].strip()
+    assert suites.is_abstention(refusal)
