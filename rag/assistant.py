@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from indexing.types import SearchHit
 from rag.types import Answer, Citation, Principal
@@ -32,6 +32,7 @@ SYSTEM_PROMPT = (
     "exactly: I don't know."
 )
 SNIPPET_CHARS = 240
+T = TypeVar("T")
 # A blank line ends the answer: the small local model otherwise tends to repeat itself.
 STOP = ("\n\n",)
 
@@ -98,20 +99,12 @@ class Assistant:
             BackendError: generation failed on the chosen route and no allowed route remained.
         """
         prep = self._prepare(question, principal, top_k, history, request_id)
-        tried: set[str] = set()
-        while True:
-            backend = self.backends[prep.decision.route]
-            t0 = time.perf_counter()
-            try:
-                gen = backend.generate(prep.messages, max_tokens=self.max_new_tokens, temperature=self.temperature,
-                                       stop=STOP)
-            except BackendUnavailable as exc:
-                tried.add(prep.decision.route)
-                prep = self._reroute(prep, tried, exc)
-                continue
-            prep.answer.latencies["generate"] = time.perf_counter() - t0
-            self._finish(prep, gen.text, gen.prompt_tokens, gen.completion_tokens)
-            return prep.answer
+        t0 = time.perf_counter()
+        gen = self._on_decided_route(prep, lambda backend: backend.generate(
+            prep.messages, max_tokens=self.max_new_tokens, temperature=self.temperature, stop=STOP))
+        prep.answer.latencies["generate"] = time.perf_counter() - t0
+        self._finish(prep, gen.text, gen.prompt_tokens, gen.completion_tokens)
+        return prep.answer
 
     def stream(self, question: str, principal: Principal, *, top_k: int | None = None,
                history: Sequence[Mapping[str, str]] | None = None,
@@ -120,15 +113,8 @@ class Assistant:
         filled in when the iterator is exhausted. Routing happens before this returns, so a refusal
         raises here, before any byte is streamed."""
         prep = self._prepare(question, principal, top_k, history, request_id)
-        tried: set[str] = set()
-        while True:
-            try:
-                gen_stream = self.backends[prep.decision.route].stream(
-                    prep.messages, max_tokens=self.max_new_tokens, temperature=self.temperature, stop=STOP)
-                break
-            except BackendUnavailable as exc:
-                tried.add(prep.decision.route)
-                prep = self._reroute(prep, tried, exc)
+        gen_stream = self._on_decided_route(prep, lambda backend: backend.stream(
+            prep.messages, max_tokens=self.max_new_tokens, temperature=self.temperature, stop=STOP))
         return prep.answer, self._deltas(prep, gen_stream)
 
     def health(self) -> dict[str, dict]:
@@ -206,6 +192,16 @@ class Assistant:
         prep.answer.citations = [_citation(h) for h in used]
         prep.answer.chunk_ids = [h.chunk_id for h in used]
         prep.answer.model = self.backends[decision.route].model.to_dict()
+
+    def _on_decided_route(self, prep: _Prepared, call: Callable[[GenerationBackend], T]) -> T:
+        """`call` the backend of the decided route; when it is unavailable, re-decide without it."""
+        tried: set[str] = set()
+        while True:
+            try:
+                return call(self.backends[prep.decision.route])
+            except BackendUnavailable as exc:
+                tried.add(prep.decision.route)
+                self._reroute(prep, tried, exc)  # raises once the policy has no route left
 
     def _reroute(self, prep: _Prepared, tried: set[str], error: BackendUnavailable) -> _Prepared:
         """Ask the policy again with the failed backends marked down; raise if it refuses."""

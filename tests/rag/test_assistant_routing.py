@@ -1,0 +1,128 @@
+"""The assistant's orchestration (pure logic): which backend is called, and what happens when one fails.
+
+Retriever, detector and backends are small fakes here; the real stack is exercised by
+tests/test_routing_safety_e2e.py and tests/rag/test_api_e2e.py.
+"""
+from __future__ import annotations
+
+import pytest
+
+from indexing.types import Classification, SearchHit
+from rag.assistant import Assistant
+from rag.types import Principal
+from routing.backends.base import BackendHealth, Generation, ModelInfo
+from routing.errors import BackendUnavailable, DetectionError, RefusedError, SensitiveBackendDown
+from routing.findings import Detection, Finding
+from routing.levels import Level
+from routing.policy import RoutingPolicy
+
+READER = Principal("reader", ("all",))
+
+
+class FakeRetriever:
+    def __init__(self, label: Classification = Classification.PUBLIC) -> None:
+        self.label = label
+
+    def search(self, query, *, groups, k, mode):
+        return [SearchHit(chunk_id="c1", doc_id="d1", source="a.md", title="A", text="Returns within 30 days.",
+                          score=1.0, label=self.label, groups=("all",))]
+
+
+class FakeDetector:
+    """Flags any text containing 'SSN' as restricted; raises when asked to."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+
+    def classify_many(self, texts, timeout_s=None):
+        if self.fail:
+            raise DetectionError("detector crashed")
+        return [Detection.from_findings([Finding("US_SSN", 0, 3, 0.9, Level.RESTRICTED)] if "SSN" in t else [])
+                for t in texts]
+
+    def classify(self, text, timeout_s=None):
+        return self.classify_many([text], timeout_s)[0]
+
+
+class FakeBackend:
+    def __init__(self, name: str, up: bool = True, fails: bool = False) -> None:
+        self.name, self.up, self.fails, self.calls = name, up, fails, []
+
+    @property
+    def model(self):
+        return ModelInfo(name=f"{self.name}-model")
+
+    def health(self):
+        return BackendHealth(self.up, "ok" if self.up else "down")
+
+    def count_tokens(self, text):
+        return len(text.split())
+
+    def generate(self, messages, *, max_tokens=128, temperature=0.0, stop=None):
+        self.calls.append(messages)
+        if self.fails or not self.up:
+            raise BackendUnavailable(f"{self.name} unreachable", backend=self.name)
+        return Generation(f"answer from {self.name}", 10, 3, "stop", self.name, 0.01)
+
+
+def _assistant(local: FakeBackend, server: FakeBackend, *, detector=None, label=Classification.PUBLIC,
+               **policy) -> Assistant:
+    return Assistant(FakeRetriever(label), detector or FakeDetector(), {"local": local, "server": server},
+                     RoutingPolicy(**policy))
+
+
+@pytest.mark.parametrize("question, label, expected", [
+    ("How long do returns take?", Classification.PUBLIC, "server"),
+    ("My SSN is 536-90-4399, can I return it?", Classification.PUBLIC, "local"),
+    ("How long do returns take?", Classification.CONFIDENTIAL, "local"),
+])
+def test_when_question_or_context_is_sensitive_then_only_local_is_called(question, label, expected):
+    local, server = FakeBackend("local"), FakeBackend("server")
+    answer = _assistant(local, server, label=label).answer(question, READER)
+    assert answer.route == expected
+    assert answer.text == f"answer from {expected}"
+    assert (len(local.calls), len(server.calls)) == ((1, 0) if expected == "local" else (0, 1))
+    assert answer.citations[0].chunk_id == "c1" and answer.reasons
+
+
+def test_when_detection_fails_then_request_stays_local():
+    local, server = FakeBackend("local"), FakeBackend("server")
+    answer = _assistant(local, server, detector=FakeDetector(fail=True)).answer("anything", READER)
+    assert answer.route == "local" and not server.calls
+    assert any("detection failed" in r for r in answer.reasons)
+
+
+def test_when_sensitive_and_local_down_then_refused_and_server_never_called():
+    local, server = FakeBackend("local", up=False), FakeBackend("server")
+    with pytest.raises(SensitiveBackendDown) as err:
+        _assistant(local, server).answer("My SSN is 536-90-4399", READER)
+    assert not server.calls and not local.calls
+    assert any("not sent to the server" in r for r in err.value.reasons)
+
+
+def test_when_local_fails_mid_request_on_sensitive_prompt_then_refused_not_sent_to_server():
+    local, server = FakeBackend("local", fails=True), FakeBackend("server")
+    with pytest.raises(SensitiveBackendDown):
+        _assistant(local, server).answer("My SSN is 536-90-4399", READER)
+    assert len(local.calls) == 1 and not server.calls
+
+
+def test_when_server_fails_mid_request_then_policy_reroutes_benign_prompt_to_local():
+    local, server = FakeBackend("local"), FakeBackend("server", fails=True)
+    answer = _assistant(local, server).answer("How long do returns take?", READER)
+    assert answer.route == "local" and answer.text == "answer from local"
+    assert len(server.calls) == 1 and len(local.calls) == 1
+    assert any("server backend failed during generation" in r for r in answer.reasons)
+
+
+def test_when_both_backends_fail_then_refused():
+    local, server = FakeBackend("local", fails=True), FakeBackend("server", fails=True)
+    with pytest.raises(RefusedError):
+        _assistant(local, server).answer("How long do returns take?", READER)
+
+
+def test_when_mask_mode_decision_then_refused_because_masking_is_not_implemented():
+    local, server = FakeBackend("local", up=False), FakeBackend("server")
+    with pytest.raises(RefusedError):
+        _assistant(local, server, mask_mode=True, mask_max_level="restricted").answer("My SSN is 536-90-4399", READER)
+    assert not server.calls
