@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Iterable, Mapping, Sequence
 
+import numpy as np
+
 from indexing.embedder import Embedder
 from indexing.fusion import DEFAULT_RRF_K, reciprocal_rank_fusion
 from indexing.store import IndexStore
@@ -60,11 +62,16 @@ class HybridSearcher:
         return self.hits_for(mode, found[mode])
 
     def candidates(self, query: str, groups: Iterable[str] | None, pool: int,
-                   retrievers: Sequence[str] = ("dense", "bm25")) -> dict[str, list[tuple[int, float]]]:
-        """Each retriever's ranked (rowid, score) candidates, at most `pool` each."""
+                   retrievers: Sequence[str] = ("dense", "bm25"),
+                   vector: np.ndarray | None = None) -> dict[str, list[tuple[int, float]]]:
+        """Each retriever's ranked (rowid, score) candidates, at most `pool` each.
+
+        `vector` is the query's embedding when the caller already has it (otherwise it is computed).
+        """
         out: dict[str, list[tuple[int, float]]] = {}
         if "dense" in retrievers:
-            vector = self.embedder.embed([query])[0]
+            if vector is None:
+                vector = self.embedder.embed([query])[0]
             out["dense"] = self.store.dense_search(vector, pool, groups)
         if "bm25" in retrievers:
             out["bm25"] = self.store.lexical_search(query, pool, groups)

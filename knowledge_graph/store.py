@@ -17,14 +17,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import networkx as nx
+import numpy as np
 
 from indexing.types import Chunk, Classification
 from knowledge_graph import tables
+from knowledge_graph.bridge import ChunkText, chunk_entities_of, find_bridges, score_bridges
 from knowledge_graph.catalog import EntityCatalog, normalize_key
 from knowledge_graph.extract import EntityExtractor, Extraction
 from knowledge_graph.graph import ChunkMeta, build_graph, load_graph, save_graph
 from knowledge_graph.retrieve import (STOP_WORDS, GraphHit, GraphRetriever, QueryAnalysis, link_by_tokens,
                                       query_words)
+from knowledge_graph.terms import terms
 
 if TYPE_CHECKING:  # pragma: no cover
     from spacy.language import Language
@@ -72,6 +75,8 @@ class KnowledgeGraph:
         self._graph: nx.MultiDiGraph | None = None
         self._state: tuple[int, int] | None = None
         self._rowids: dict[int, str] = {}
+        self._chunk_docs: dict[str, str] = {}
+        self._chunk_entities: dict[str, frozenset[str]] | None = None
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
 
@@ -115,7 +120,7 @@ class KnowledgeGraph:
                 loaded = load_graph(self.graph_path)
                 if loaded is not None and _as_state(loaded[1]) == state:
                     self._graph, self._state = loaded[0], state
-                    self._rowids = {}
+                    self._rowids, self._chunk_docs, self._chunk_entities = {}, {}, None
                 else:
                     self._rebuild(save=True)
             return self._graph
@@ -148,7 +153,8 @@ class KnowledgeGraph:
         self.graph  # noqa: B018 - make sure the rowid map matches the store's generation
         with self._lock:
             if not self._rowids:
-                self._rowids = dict(self._db().execute("SELECT id, chunk_id FROM chunks").fetchall())
+                rows = self._db().execute("SELECT id, chunk_id, doc_id FROM chunks").fetchall()
+                self._rowids, self._chunk_docs = {r[0]: r[1] for r in rows}, {r[1]: r[2] for r in rows}
             rowids = self._rowids
         allowed = self.store.allowed_chunk_ids(groups)
         if allowed is None:
@@ -161,6 +167,35 @@ class KnowledgeGraph:
         return GraphRetriever(self).search(query, groups=groups, k=k, hops=self.hops if hops is None else hops,
                                            max_neighbours=self.max_neighbours if max_neighbours is None
                                            else max_neighbours, seed_chunks=seed_chunks)
+
+    def bridge_search(self, query: str, *, groups: Collection[str] | None, first_hop: Sequence[str],
+                      query_vector: np.ndarray, k: int = 5) -> list[GraphHit]:
+        """Second-hop chunks for a multi-hop question: chunks of other documents that share an entity (the
+        bridge) with the first-hop chunks, scored by relevance to the question (see `knowledge_graph.bridge`).
+
+        Args:
+            query: The question.
+            groups: The reader's groups; no chunk outside them is used as a first hop, bridge or result.
+            first_hop: Chunk ids ranked by another retriever (hybrid search), best first.
+            query_vector: The question's embedding by the model that embedded the chunks.
+            k: Maximum number of hits.
+
+        Returns:
+            Hits best first; each has one path [first-hop entity, bridge, second-hop entity] (names).
+        """
+        allowed = self.allowed_chunk_ids(groups)
+        analysis = self.analyze(query)
+        with self._lock:
+            graph, chunk_docs = self.graph, self._chunk_docs
+            if self._chunk_entities is None:
+                self._chunk_entities = chunk_entities_of(graph)
+            entities = self._chunk_entities
+        bridges = find_bridges(graph, first_hop, allowed, chunk_docs, exclude=analysis.seeds,
+                               chunk_entities=entities)
+        if not bridges or k <= 0:
+            return []
+        texts = self._chunk_texts({c for b in bridges for c in (b.chunk_id, b.via)})
+        return score_bridges(graph, bridges, texts, query_vector, terms(query), k, seeds=analysis.seeds)
 
     def find_node(self, name: str) -> str | None:
         """The node key for a name or alias (exact after normalisation, else the best token match)."""
@@ -229,6 +264,17 @@ class KnowledgeGraph:
             self._conn.execute("PRAGMA busy_timeout=30000")
         return self._conn
 
+    def _chunk_texts(self, chunk_ids: Collection[str]) -> dict[str, ChunkText]:
+        """Index terms and stored embeddings (float32 blobs of the index's `chunks` table) of chunks."""
+        out: dict[str, ChunkText] = {}
+        ids = sorted(chunk_ids)
+        for start in range(0, len(ids), 500):
+            batch = ids[start:start + 500]
+            rows = self._db().execute(f"SELECT chunk_id, text, embedding FROM chunks WHERE chunk_id IN "
+                                      f"({','.join('?' * len(batch))})", batch).fetchall()
+            out.update((r[0], ChunkText(terms(r[1]), np.frombuffer(r[2], dtype=np.float32))) for r in rows)
+        return out
+
     def _current_state(self) -> tuple[int, int]:
         return self.store.generation(), tables.revision(self._db())
 
@@ -246,6 +292,7 @@ class KnowledgeGraph:
         metas = {r[1]: ChunkMeta(r[1], r[2], r[3], Classification(r[4])) for r in rows}
         self._graph = build_graph(mentions, edges, metas, self.catalog)
         self._state, self._rowids = state, {r[0]: r[1] for r in rows}
+        self._chunk_docs, self._chunk_entities = {r[1]: r[2] for r in rows}, None
         self.rebuild_count += 1
         if save:
             try:

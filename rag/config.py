@@ -41,10 +41,14 @@ class Settings(BaseSettings):
     search_mode: Literal["dense", "bm25", "hybrid", "graph", "all"] = "all"
     top_k: int = 5
     rrf_k: int = Field(60, description="Reciprocal rank fusion constant.")
-    fusion_weights: dict[str, float] = Field(default_factory=lambda: {"dense": 1.0, "bm25": 1.0, "graph": 0.5})
+    fusion_weights: dict[str, float] = Field(default_factory=lambda: {"dense": 1.0, "bm25": 1.0, "graph": 0.1})
     candidate_pool: int = Field(50, description="Candidates each retriever contributes before fusion.")
     graph_hops: int = 2
     graph_max_neighbours: int = 25
+    graph_slots: int = Field(2, description="Mode all: places of the top k the graph's second-hop chunks may take "
+                                            "(the first k - graph_slots hybrid hits always stay).")
+    graph_first_hop: int = Field(3, description="Mode all: top hybrid hits whose entities are the candidate bridges.")
+    graph_bridge_candidates: int = Field(2, description="Mode all: second-hop chunks the graph adds to the fusion.")
     graph_entities_path: Path = Field(REPO_ROOT / "knowledge_graph" / "entities.yaml",
                                       description="Domain entities, aliases and id patterns for the knowledge graph.")
 

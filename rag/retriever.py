@@ -1,5 +1,12 @@
 """The retriever: dense + BM25 + knowledge graph, fused with RRF, filtered by the caller's groups.
 
+Mode "all" is hybrid search plus a graph *second hop*: the top hybrid hits are the first hop, the graph
+proposes chunks of other documents linked to them by a shared entity (the bridge a multi-hop question
+does not name; `KnowledgeGraph.bridge_search`), and the result keeps the first `k - graph_slots` hybrid
+hits in place while the remaining slots go to the best of the rest by weighted RRF over dense, BM25 and
+the graph's candidates. So the graph can lift a second-hop chunk into the top k but never push out the
+best hybrid hits (RRF-fusing the query-entity walk instead cost 8 points of single-hop recall@5).
+
 Access control happens inside every retriever (FAISS id selector, FTS5 join, graph chunk filter), so
 `k` allowed results come back whenever `k` allowed chunks exist. Also offered as a langchain-core
 `BaseRetriever` (`as_langchain`) for interop.
@@ -18,6 +25,7 @@ from indexing.search import HybridSearcher
 from indexing.types import SearchHit
 
 if TYPE_CHECKING:  # pragma: no cover
+    from knowledge_graph.retrieve import GraphHit
     from knowledge_graph.store import KnowledgeGraph
 
 MODES = ("dense", "bm25", "hybrid", "graph", "all")
@@ -30,13 +38,21 @@ class Retriever:
         searcher: dense, BM25 and hybrid search over the store; its fusion weights may name "graph" too.
         graph: the knowledge graph, or None ("graph" mode then fails, "all" means hybrid).
         candidate_pool: candidates each retriever contributes before fusion.
+        graph_slots: in mode "all", how many of the k places the graph's second-hop chunks may take
+            (the first `max(1, k - graph_slots)` hybrid hits always stay).
+        first_hop: hybrid hits whose entities are the candidate bridges.
+        bridge_candidates: second-hop chunks the graph contributes to the fusion.
     """
 
     def __init__(self, searcher: HybridSearcher, graph: "KnowledgeGraph | None" = None,
-                 candidate_pool: int = 50) -> None:
+                 candidate_pool: int = 50, *, graph_slots: int = 2, first_hop: int = 3,
+                 bridge_candidates: int = 2) -> None:
         self.searcher = searcher
         self.graph = graph
         self.candidate_pool = candidate_pool
+        self.graph_slots = graph_slots
+        self.first_hop = first_hop
+        self.bridge_candidates = bridge_candidates
 
     def search(self, query: str, *, groups: Sequence[str] | None, k: int, mode: str = "all") -> list[SearchHit]:
         """The k best chunks for `query` readable by `groups`.
@@ -54,20 +70,39 @@ class Retriever:
             if mode == "graph":
                 raise ValueError("no knowledge graph is configured; use dense, bm25 or hybrid")
             return self.searcher.search(query, k, groups, "hybrid")
-        pool = max(k, self.candidate_pool)
-        graph_hits = self.graph.search(query, groups=groups, k=pool)
-        rowids = self.searcher.store.rowids_for([hit.chunk_id for hit in graph_hits])
-        ranked_graph = [(rowids[h.chunk_id], h.score) for h in graph_hits if h.chunk_id in rowids]
         if mode == "graph":
-            hits = self.searcher.hits_for("graph", ranked_graph)[:k]
+            graph_hits = self.graph.search(query, groups=groups, k=max(k, self.candidate_pool))
+            hits = self.searcher.hits_for("graph", self._ranked(graph_hits))[:k]
         else:
-            ranked = self.searcher.candidates(query, groups, pool)
-            ranked["graph"] = ranked_graph
-            hits = self.searcher.fuse(ranked, k)
+            hits, graph_hits = self._hybrid_with_bridges(query, groups, k)
         paths = {hit.chunk_id: hit.paths for hit in graph_hits}
         for hit in hits:
             hit.graph_paths = [list(path) for path in paths.get(hit.chunk_id, [])]
         return hits
+
+    def _hybrid_with_bridges(self, query: str, groups: Sequence[str] | None,
+                             k: int) -> tuple[list[SearchHit], list["GraphHit"]]:
+        """Mode "all": hybrid hits, the first `k - graph_slots` kept, the rest contested with the graph's
+        second-hop candidates by RRF (`score` is the fused RRF score; the order is this slot policy)."""
+        vector = self.searcher.embedder.embed([query])[0]
+        ranked = self.searcher.candidates(query, groups, max(k, self.candidate_pool), vector=vector)
+        hybrid = self.searcher.fuse(ranked, max(k, self.first_hop))
+        first_hop = [hit.chunk_id for hit in hybrid[:self.first_hop]]
+        graph_hits = self.graph.bridge_search(query, groups=groups, first_hop=first_hop, query_vector=vector,
+                                              k=self.bridge_candidates)
+        ranked["graph"] = self._ranked(graph_hits)
+        if not ranked["graph"]:
+            return hybrid[:k], []
+        fused = self.searcher.fuse(ranked, k + len(ranked["graph"]))
+        kept = {hit.chunk_id: hit for hit in hybrid[:max(1, k - self.graph_slots)]}
+        by_id = {hit.chunk_id: hit for hit in fused}
+        hits = [by_id.get(chunk_id, hit) for chunk_id, hit in kept.items()]
+        hits += [hit for hit in fused if hit.chunk_id not in kept]
+        return hits[:k], graph_hits
+
+    def _ranked(self, graph_hits: Sequence["GraphHit"]) -> list[tuple[int, float]]:
+        rowids = self.searcher.store.rowids_for([hit.chunk_id for hit in graph_hits])
+        return [(rowids[hit.chunk_id], hit.score) for hit in graph_hits if hit.chunk_id in rowids]
 
     def as_langchain(self, *, groups: Sequence[str] | None, k: int = 5, mode: str = "all") -> "LangchainRetriever":
         """This retriever as a langchain-core `BaseRetriever` bound to one reader's groups."""

@@ -86,7 +86,9 @@ class Runtime:
         from rag.retriever import Retriever
 
         graph = self.graph if self.settings.search_mode in ("graph", "all") else None
-        return Retriever(self.searcher, graph, candidate_pool=self.settings.candidate_pool)
+        s = self.settings
+        return Retriever(self.searcher, graph, candidate_pool=s.candidate_pool, graph_slots=s.graph_slots,
+                         first_hop=s.graph_first_hop, bridge_candidates=s.graph_bridge_candidates)
 
     @cached_property
     def backends(self) -> dict[str, "GenerationBackend"]:

@@ -1,101 +1,132 @@
-"""Measure the knowledge graph: ingestion time with vs without graph extraction, and multi-hop recall@k of
-hybrid search vs hybrid + graph (weighted RRF), on data/corpus and data/evals/multihop.jsonl.
+"""Measure graph-augmented retrieval: recall@k and MRR@10 of mode "hybrid" vs "all" (hybrid + the graph's
+second hop) through `rag.retriever.Retriever`, on data/evals/multihop.jsonl and data/evals/retrieval.jsonl;
+optionally the ingestion time with vs without graph extraction.
 
-    HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS= \
-        .venv/bin/python scripts/measure_graph.py --work /tmp/kg-measure [--json out.json]
+A question's relevant items are its (doc, evidence) pairs; an item is found when a hit of that document
+(`source`) contains the whitespace-normalised evidence. recall@k = mean over questions of the fraction of
+items found in the top k (searching with k); MRR@10 = mean of 1 / rank of the first item found (k=10).
+
+    HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 .venv/bin/python scripts/measure_graph.py --work /tmp/kg-measure
+    ... --reuse          # evaluate the index already in WORK/index (ingest once, measure many times)
+    ... --detect         # label chunks with Presidio while ingesting (slower; labels do not affect ranking)
+    ... --compare-ingest # also ingest without the graph, to time extraction
 """
 from __future__ import annotations
 
 import argparse
 import json
-import re
+import os
 import shutil
 import time
 from pathlib import Path
 
-from indexing.embedder import SentenceTransformerEmbedder
-from indexing.ingest import Ingestor
-from indexing.search import HybridSearcher
-from indexing.store import IndexStore
-from knowledge_graph.store import KnowledgeGraph
-from routing.detect import PresidioDetector
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
+
+from indexing.embedder import SentenceTransformerEmbedder  # noqa: E402
+from indexing.ingest import Ingestor  # noqa: E402
+from indexing.search import HybridSearcher  # noqa: E402
+from indexing.store import IndexStore  # noqa: E402
+from knowledge_graph.store import KnowledgeGraph  # noqa: E402
+from rag.config import Settings  # noqa: E402
+from rag.retriever import Retriever  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
+EVALS = ROOT / "data" / "evals"
 
 
 def _norm(text: str) -> str:
-    return re.sub(r"\W+", " ", text.lower()).strip()
+    return " ".join(text.split())
 
 
-def ingest(work: Path, name: str, embedder, detector, with_graph: bool, corpus: Path):
-    shutil.rmtree(work / name, ignore_errors=True)
-    store = IndexStore(work / name, dim=embedder.dim)
-    kg = KnowledgeGraph(store, nlp=detector.nlp) if with_graph else None
-    ingestor = Ingestor(store, embedder, labeler=detector.label_texts, listeners=[kg] if kg else [])
+def ingest(index_dir: Path, settings: Settings, embedder, nlp, labeler, with_graph: bool):
+    """A fresh index of the corpus; returns (store, graph or None, seconds, stage timings)."""
+    shutil.rmtree(index_dir, ignore_errors=True)
+    store = IndexStore(index_dir, dim=embedder.dim)
+    kg = KnowledgeGraph(store, nlp=nlp, catalog_path=settings.graph_entities_path) if with_graph else None
+    ingestor = Ingestor(store, embedder, labeler=labeler, listeners=[kg] if kg else [],
+                        chunk_max_tokens=settings.chunk_max_tokens, chunk_overlap_tokens=settings.chunk_overlap_tokens,
+                        default_groups=settings.default_groups, default_classification=settings.default_classification)
     started = time.perf_counter()
-    report = ingestor.ingest_paths([corpus])
+    report = ingestor.ingest_paths([settings.corpus_dir])
     return store, kg, time.perf_counter() - started, report.timings
 
 
-def found(hits, relevant) -> list[bool]:
+def ranks(hits, question: dict) -> list[int | None]:
+    """1-based rank of the first hit holding each relevant (doc, evidence) item, None when absent."""
     out = []
-    for item in relevant:
+    for item in question["relevant"]:
         evidence = _norm(item["evidence"])
-        out.append(any(h.source == item["doc"] and evidence in _norm(h.text) for h in hits))
+        out.append(next((i for i, h in enumerate(hits, 1) if h.source == item["doc"] and evidence in _norm(h.text)),
+                        None))
     return out
 
 
-def evaluate(store, kg, embedder, questions, k: int, graph_weight: float, seeded: bool) -> dict:
-    searcher = HybridSearcher(store, embedder, weights={"dense": 1.0, "bm25": 1.0, "graph": graph_weight})
-    results = {"hybrid": [], "hybrid+graph": [], "graph": []}
+def evaluate(retriever: Retriever, questions: list[dict], mode: str, k: int) -> dict:
+    """recall@k, all-items-found@k and MRR@10 of one mode (each question searched with k and with 10)."""
+    recall = complete = mrr = 0.0
+    started = time.perf_counter()
     for q in questions:
-        groups = q.get("groups")
-        ranked = searcher.candidates(q["question"], groups, 50)
-        hybrid = searcher.fuse(ranked, k)
-        seeds = [h.chunk_id for h in hybrid] if seeded else ()
-        graph_hits = kg.search(q["question"], groups=groups, k=50, seed_chunks=seeds)
-        rowids = store.rowids_for([h.chunk_id for h in graph_hits])
-        ranked["graph"] = [(rowids[h.chunk_id], h.score) for h in graph_hits if h.chunk_id in rowids]
-        fused = searcher.fuse(ranked, k)
-        graph_only = searcher._single("graph", ranked["graph"][:k])
-        for name, hits in (("hybrid", hybrid), ("hybrid+graph", fused), ("graph", graph_only)):
-            results[name].append(found(hits, q["relevant"]))
-    summary = {}
-    for name, rows in results.items():
-        summary[name] = {"recall": round(sum(sum(r) / len(r) for r in rows) / len(rows), 4),
-                         "all_hops_found": round(sum(all(r) for r in rows) / len(rows), 4)}
-    return summary
+        found = ranks(retriever.search(q["question"], groups=q.get("groups"), k=k, mode=mode), q)
+        recall += sum(r is not None for r in found) / len(found)
+        complete += all(r is not None for r in found)
+        first = min((r for r in ranks(retriever.search(q["question"], groups=q.get("groups"), k=10, mode=mode), q)
+                     if r is not None), default=None)
+        mrr += 1 / first if first else 0.0
+    n = len(questions)
+    return {f"recall@{k}": round(recall / n, 4), f"all_found@{k}": round(complete / n, 4),
+            "mrr@10": round(mrr / n, 4), "ms_per_query": round((time.perf_counter() - started) / n / 2 * 1000, 1)}
+
+
+def _load(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=Path("/tmp/kg-measure"))
     parser.add_argument("--corpus", type=Path, default=ROOT / "data" / "corpus")
-    parser.add_argument("--evals", type=Path, default=ROOT / "data" / "evals" / "multihop.jsonl")
+    parser.add_argument("--multihop", type=Path, default=EVALS / "multihop.jsonl")
+    parser.add_argument("--single", type=Path, default=EVALS / "retrieval.jsonl")
     parser.add_argument("-k", type=int, default=5)
-    parser.add_argument("--graph-weight", type=float, default=0.5)
+    parser.add_argument("--reuse", action="store_true", help="Evaluate the index already in WORK/index.")
+    parser.add_argument("--detect", action="store_true", help="Label chunks with Presidio while ingesting.")
+    parser.add_argument("--compare-ingest", action="store_true", help="Also ingest without the graph (timing).")
     parser.add_argument("--json", type=Path)
-    parser.add_argument("--reuse", action="store_true", help="Evaluate the index already in WORK/graph.")
     args = parser.parse_args()
-    embedder = SentenceTransformerEmbedder()
+    settings = Settings(corpus_dir=args.corpus, ingest_detect=args.detect)
+    embedder = SentenceTransformerEmbedder(settings.embedding_model_path)
     embedder.warm_up()
-    detector = PresidioDetector.from_yaml(ROOT / "routing" / "recognizers.yaml")
-    detector.warm_up()
+    import spacy
+
+    nlp, labeler = spacy.load(settings.spacy_model), None
+    if args.detect:
+        from routing.detect import PresidioDetector
+
+        detector = PresidioDetector.from_yaml(settings.recognizers_path, spacy_model=settings.spacy_model)
+        detector.warm_up()
+        nlp, labeler = detector.nlp, detector.label_texts
+    out: dict = {}
     if args.reuse:
-        store = IndexStore(args.work / "graph", dim=embedder.dim)
-        kg, plain_s, plain_t, graph_s, graph_t = KnowledgeGraph(store, nlp=detector.nlp), 1.0, {}, 1.0, {}
+        store = IndexStore(args.work / "index", dim=embedder.dim)
+        kg = KnowledgeGraph(store, nlp=nlp, catalog_path=settings.graph_entities_path)
     else:
-        _, _, plain_s, plain_t = ingest(args.work, "plain", embedder, detector, False, args.corpus)
-        store, kg, graph_s, graph_t = ingest(args.work, "graph", embedder, detector, True, args.corpus)
-    questions = [json.loads(line) for line in args.evals.read_text().splitlines() if line.strip()]
-    out = {"ingest_without_graph_s": round(plain_s, 2), "ingest_with_graph_s": round(graph_s, 2),
-           "ratio": round(graph_s / plain_s, 3), "graph_prepare_s": round(graph_t.get("prepare", 0.0), 2),
-           "timings_without": {k: round(v, 2) for k, v in plain_t.items()},
-           "timings_with": {k: round(v, 2) for k, v in graph_t.items()},
-           "graph": {k: v for k, v in kg.stats().items() if k in ("nodes", "edges", "relation_edges", "docs_covered")},
-           "questions": len(questions), "k": args.k,
-           "multihop_query_entities_only": evaluate(store, kg, embedder, questions, args.k, args.graph_weight, False),
-           "multihop_seeded_by_hybrid": evaluate(store, kg, embedder, questions, args.k, args.graph_weight, True)}
+        store, kg, seconds, timings = ingest(args.work / "index", settings, embedder, nlp, labeler, True)
+        out["ingest_with_graph_s"] = round(seconds, 2)
+        out["timings_with_graph"] = {name: round(v, 2) for name, v in timings.items()}
+        if args.compare_ingest:
+            _, _, plain, _ = ingest(args.work / "plain", settings, embedder, nlp, labeler, False)
+            out["ingest_without_graph_s"], out["ratio"] = round(plain, 2), round(seconds / plain, 3)
+    out["graph"] = {k: v for k, v in kg.stats().items() if k in ("nodes", "edges", "relation_edges", "docs_covered")}
+    searcher = HybridSearcher(store, embedder, rrf_k=settings.rrf_k, weights=settings.fusion_weights,
+                              candidate_pool=settings.candidate_pool)
+    retriever = Retriever(searcher, kg, candidate_pool=settings.candidate_pool, graph_slots=settings.graph_slots,
+                          first_hop=settings.graph_first_hop, bridge_candidates=settings.graph_bridge_candidates)
+    for name, path in (("multihop", args.multihop), ("single_hop", args.single)):
+        questions = _load(path)
+        out[name] = {"questions": len(questions),
+                     **{mode: evaluate(retriever, questions, mode, args.k) for mode in ("hybrid", "all")}}
     print(json.dumps(out, indent=2))
     if args.json:
         args.json.write_text(json.dumps(out, indent=2))
