@@ -1,0 +1,77 @@
+"""`rag ask` end to end through click on real parts: embedder, FAISS on disk, Presidio, llama.cpp, vLLM."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from rag.cli import cli
+
+pytestmark = pytest.mark.slow
+CORPUS = Path(__file__).resolve().parents[3] / "data" / "corpus"
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for rel in ("public/returns-refund-policy.md", "public/travel-policy.md", "hr/sick-leave-q3-2024.txt"):
+        shutil.copy(CORPUS / rel, docs / Path(rel).name)
+    monkeypatch.setenv("RAG_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("RAG_MAX_NEW_TOKENS", "24")
+    monkeypatch.setenv("RAG_SEARCH_MODE", "hybrid")
+    runner = CliRunner()
+    result = runner.invoke(cli, ["ingest", str(docs / "returns-refund-policy.md"), str(docs / "travel-policy.md"),
+                                 "--groups", "all", "--classification", "public"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(cli, ["ingest", str(docs / "sick-leave-q3-2024.txt"), "--groups", "hr",
+                                 "--classification", "confidential"])
+    assert result.exit_code == 0, result.output
+    return runner
+
+
+def _ask(runner, *args):
+    result = runner.invoke(cli, ["ask", *args, "--json"])
+    return result, (json.loads(result.output) if result.exit_code == 0 else None)
+
+
+def test_when_server_down_then_benign_question_answered_locally_with_citations(home, monkeypatch):
+    monkeypatch.setenv("RAG_VLLM_URL", "http://127.0.0.1:9/v1")  # nothing listens there
+    result, answer = _ask(home, "How many days do customers have to return an item?", "--groups", "all")
+
+    assert result.exit_code == 0, result.output
+    assert answer["route"] == "local" and answer["text"]
+    assert any("server backend down" in r for r in answer["reasons"])
+    assert {c["source"] for c in answer["citations"]} <= {"returns-refund-policy.md", "travel-policy.md"}
+    assert answer["model"]["name"].startswith("SmolLM2")
+
+
+def test_when_reader_lacks_group_then_confidential_document_is_never_cited(home, monkeypatch):
+    monkeypatch.setenv("RAG_VLLM_URL", "http://127.0.0.1:9/v1")
+    result, answer = _ask(home, "Who was on sick leave in the third quarter?", "--groups", "all")
+
+    assert result.exit_code == 0, result.output
+    assert "sick-leave-q3-2024.txt" not in {c["source"] for c in answer["citations"]}
+
+
+def test_when_question_is_empty_then_exit_2_with_message(home):
+    result = home.invoke(cli, ["ask", "   "])
+    assert result.exit_code == 2 and "empty" in result.output
+
+
+@pytest.mark.vllm
+def test_when_server_up_then_benign_question_goes_to_vllm_and_sensitive_stays_local(home, monkeypatch, vllm_server):
+    monkeypatch.setenv("RAG_VLLM_URL", vllm_server.url)
+    monkeypatch.setenv("RAG_VLLM_MODEL", vllm_server.model)
+    result, answer = _ask(home, "How many days do customers have to return an item?", "--groups", "all")
+    assert result.exit_code == 0, result.output
+    assert answer["route"] == "server" and answer["text"]
+    assert answer["model"]["name"] == vllm_server.model
+
+    result, answer = _ask(home, "Who was on sick leave in the third quarter?", "--groups", "all,hr")
+    assert result.exit_code == 0, result.output
+    assert answer["route"] == "local"  # the confidential chunk's stored label keeps it local
+    assert "sick-leave-q3-2024.txt" in {c["source"] for c in answer["citations"]}
