@@ -28,6 +28,7 @@ from typing import Any
 import yaml
 
 from rag.config import REPO_ROOT, Settings
+from routing.backends.llama_cpp import file_sha256
 
 logger = logging.getLogger(__name__)
 
@@ -176,19 +177,11 @@ def _stat_key(path: Path) -> str:
     return f"{len(files)}:{sum(s.st_size for s in stats)}:{max((s.st_mtime_ns for s in stats), default=0)}"
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def tree_sha256(path: Path) -> str:
     """SHA-256 of a file, or of a folder as the hash of its sorted (relative path, file hash) lines."""
     if path.is_file():
-        return _file_sha256(path)
-    lines = [f"{p.relative_to(path).as_posix()} {_file_sha256(p)}" for p in _files(path)]
+        return file_sha256(path)
+    lines = [f"{p.relative_to(path).as_posix()} {file_sha256(p)}" for p in _files(path)]
     return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
 
 
