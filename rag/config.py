@@ -45,8 +45,8 @@ class Settings(BaseSettings):
     candidate_pool: int = Field(50, description="Candidates each retriever contributes before fusion.")
     graph_hops: int = 2
     graph_max_neighbours: int = 25
-    graph_slots: int = Field(2, description="Mode all: places of the top k the graph's second-hop chunks may take "
-                                            "(the first k - graph_slots hybrid hits always stay).")
+    graph_protected_hits: int = Field(3, description="Mode all: the best hybrid hits that always keep their places; "
+                                                     "the graph's second-hop chunks contest the places after them.")
     graph_first_hop: int = Field(3, description="Mode all: top hybrid hits whose entities are the candidate bridges.")
     graph_bridge_candidates: int = Field(2, description="Mode all: second-hop chunks the graph adds to the fusion.")
     graph_entities_path: Path = Field(REPO_ROOT / "knowledge_graph" / "entities.yaml",

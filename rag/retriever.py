@@ -2,8 +2,8 @@
 
 Mode "all" is hybrid search plus a graph *second hop*: the top hybrid hits are the first hop, the graph
 proposes chunks of other documents linked to them by a shared entity (the bridge a multi-hop question
-does not name; `KnowledgeGraph.bridge_search`), and the result keeps the first `k - graph_slots` hybrid
-hits in place while the remaining slots go to the best of the rest by weighted RRF over dense, BM25 and
+does not name; `KnowledgeGraph.bridge_search`), and the result keeps the first `protected_hits` hybrid
+hits in place while the places after them go to the best of the rest by weighted RRF over dense, BM25 and
 the graph's candidates. So the graph can lift a second-hop chunk into the top k but never push out the
 best hybrid hits (RRF-fusing the query-entity walk instead cost 8 points of single-hop recall@5).
 
@@ -38,19 +38,20 @@ class Retriever:
         searcher: dense, BM25 and hybrid search over the store; its fusion weights may name "graph" too.
         graph: the knowledge graph, or None ("graph" mode then fails, "all" means hybrid).
         candidate_pool: candidates each retriever contributes before fusion.
-        graph_slots: in mode "all", how many of the k places the graph's second-hop chunks may take
-            (the first `max(1, k - graph_slots)` hybrid hits always stay).
+        protected_hits: in mode "all", the best hybrid hits that always keep their places; the graph's
+            second-hop chunks contest the places after them. A fixed count (not relative to k), so the
+            top 5 of a k=10 search are the k=5 result.
         first_hop: hybrid hits whose entities are the candidate bridges.
         bridge_candidates: second-hop chunks the graph contributes to the fusion.
     """
 
     def __init__(self, searcher: HybridSearcher, graph: "KnowledgeGraph | None" = None,
-                 candidate_pool: int = 50, *, graph_slots: int = 2, first_hop: int = 3,
+                 candidate_pool: int = 50, *, protected_hits: int = 3, first_hop: int = 3,
                  bridge_candidates: int = 2) -> None:
         self.searcher = searcher
         self.graph = graph
         self.candidate_pool = candidate_pool
-        self.graph_slots = graph_slots
+        self.protected_hits = protected_hits
         self.first_hop = first_hop
         self.bridge_candidates = bridge_candidates
 
@@ -82,7 +83,7 @@ class Retriever:
 
     def _hybrid_with_bridges(self, query: str, groups: Sequence[str] | None,
                              k: int) -> tuple[list[SearchHit], list["GraphHit"]]:
-        """Mode "all": hybrid hits, the first `k - graph_slots` kept, the rest contested with the graph's
+        """Mode "all": hybrid hits, the first `protected_hits` kept, the rest contested with the graph's
         second-hop candidates by RRF (`score` is the fused RRF score; the order is this slot policy)."""
         vector = self.searcher.embedder.embed([query])[0]
         ranked = self.searcher.candidates(query, groups, max(k, self.candidate_pool), vector=vector)
@@ -94,7 +95,7 @@ class Retriever:
         if not ranked["graph"]:
             return hybrid[:k], []
         fused = self.searcher.fuse(ranked, k + len(ranked["graph"]))
-        kept = {hit.chunk_id: hit for hit in hybrid[:max(1, k - self.graph_slots)]}
+        kept = {hit.chunk_id: hit for hit in hybrid[:min(k, self.protected_hits)]}
         by_id = {hit.chunk_id: hit for hit in fused}
         hits = [by_id.get(chunk_id, hit) for chunk_id, hit in kept.items()]
         hits += [hit for hit in fused if hit.chunk_id not in kept]

@@ -87,7 +87,7 @@ class Runtime:
 
         graph = self.graph if self.settings.search_mode in ("graph", "all") else None
         s = self.settings
-        return Retriever(self.searcher, graph, candidate_pool=s.candidate_pool, graph_slots=s.graph_slots,
+        return Retriever(self.searcher, graph, candidate_pool=s.candidate_pool, protected_hits=s.graph_protected_hits,
                          first_hop=s.graph_first_hop, bridge_candidates=s.graph_bridge_candidates)
 
     @cached_property

@@ -121,7 +121,7 @@ def main() -> None:
     out["graph"] = {k: v for k, v in kg.stats().items() if k in ("nodes", "edges", "relation_edges", "docs_covered")}
     searcher = HybridSearcher(store, embedder, rrf_k=settings.rrf_k, weights=settings.fusion_weights,
                               candidate_pool=settings.candidate_pool)
-    retriever = Retriever(searcher, kg, candidate_pool=settings.candidate_pool, graph_slots=settings.graph_slots,
+    retriever = Retriever(searcher, kg, candidate_pool=settings.candidate_pool, protected_hits=settings.graph_protected_hits,
                           first_hop=settings.graph_first_hop, bridge_candidates=settings.graph_bridge_candidates)
     for name, path in (("multihop", args.multihop), ("single_hop", args.single)):
         questions = _load(path)

@@ -13,8 +13,8 @@ RAG_HOME="$eval_home" $RAG eval --suite retrieval --suite multihop --suite routi
   --report reports/eval
 squad=../shared/datasets/squad-v2-dev-5-articles.json
 if [ -f "$squad" ]; then
-  # a seeded sample of 300 of the 705 answerable questions keeps CI time sane (all 5 retriever modes)
-  RAG_HOME="$eval_home/squad" $RAG eval --dataset "$squad" --format squad --limit 300 --report reports/eval-squad
+  # a seeded sample of 700 of the 1,407 questions (364 answerable) keeps CI time sane (all 5 retriever modes)
+  RAG_HOME="$eval_home/squad" $RAG eval --dataset "$squad" --format squad --limit 700 --report reports/eval-squad
 else
   echo "note: $squad not found; SQuAD eval skipped" >&2
 fi

@@ -41,7 +41,7 @@ def retriever(tmp_path, embedder, nlp):
     for name, (text, groups) in DOCS.items():
         ingestor.ingest_bytes(name, text.encode(), groups=groups)
     searcher = HybridSearcher(store, embedder, weights={"dense": 1.0, "bm25": 1.0, "graph": 0.5})
-    yield Retriever(searcher, graph, graph_slots=1, first_hop=1)
+    yield Retriever(searcher, graph, protected_hits=1, first_hop=1)
     graph.close()
     store.close()
 
