@@ -16,13 +16,7 @@ def _register() -> None:
     import importlib
 
     for name in common.COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"rag.cli.{name}")
-        except ModuleNotFoundError as exc:  # a command module not written yet
-            if exc.name != f"rag.cli.{name}":
-                raise
-            continue
-        module.register(cli)
+        importlib.import_module(f"rag.cli.{name}").register(cli)
 
 
 _register()

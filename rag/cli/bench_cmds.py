@@ -1,8 +1,6 @@
 """`rag bench ...`: throughput of our components against the raw libraries they wrap.
 
-This module owns the `bench` group and `bench ingest`. Other benchmarks join the group either through
-`add_bench_command(cmd)` or as a module `rag.cli.bench_<name>` with `register(group)` listed in
-`BENCH_MODULES` (loaded when the group is registered, skipped while not written).
+This module owns the `bench` group and `bench ingest`; `bench generate` lives in `rag.cli.bench_generate`.
 
 `bench ingest` ingests the corpus into fresh temporary indexes and reports chunks/s for the whole ingest
 (read + load + chunk + embed + store), first plain, then with the sensitivity labeler, then with the
@@ -13,7 +11,6 @@ hits both sides alike. The model is loaded and warmed before any timing.
 """
 from __future__ import annotations
 
-import importlib
 import resource
 import tempfile
 import time
@@ -25,17 +22,9 @@ import click
 
 from rag.cli import common
 
-BENCH_MODULES = ("bench_generate",)
-
-
 @click.group("bench")
 def bench_group() -> None:
     """Measure throughput of our components against the raw libraries."""
-
-
-def add_bench_command(cmd: click.Command) -> None:
-    """Add a subcommand to `rag bench`."""
-    bench_group.add_command(cmd)
 
 
 @bench_group.command("ingest")
@@ -184,13 +173,8 @@ def _report_text(report: dict) -> str:
 
 
 def register(cli: click.Group) -> None:
-    """Add the `bench` group (with `ingest` and the benchmarks of `BENCH_MODULES`) to `rag`."""
-    for name in BENCH_MODULES:
-        try:
-            module = importlib.import_module(f"rag.cli.{name}")
-        except ModuleNotFoundError as exc:  # a benchmark module not written yet
-            if exc.name != f"rag.cli.{name}":
-                raise
-            continue
-        module.register(bench_group)
+    """Add the `bench` group (`ingest`, `generate`) to `rag`."""
+    from rag.cli import bench_generate
+
+    bench_generate.register(bench_group)
     cli.add_command(bench_group)
