@@ -18,10 +18,9 @@ import networkx as nx
 
 from indexing.types import Classification
 from knowledge_graph.catalog import EntityCatalog
-from knowledge_graph.tables import EdgeRow, MentionRow
+from knowledge_graph.tables import SOURCE_RANK, EdgeRow, MentionRow
 
 GRAPH_FORMAT = 1
-_SOURCE_RANK = {"catalog": 0, "pattern": 1, "ner": 2, "noun_phrase": 3}
 
 
 @dataclass(frozen=True)
@@ -63,8 +62,8 @@ def _node_attributes(key: str, rows: list[MentionRow], chunks: Mapping[str, Chun
     if declared is not None:
         name, type_ = declared.name, declared.type
     else:
-        best_rank = min(_SOURCE_RANK.get(r.source, 9) for r in rows)
-        ranked = [r for r in rows if _SOURCE_RANK.get(r.source, 9) == best_rank]
+        best_rank = min(SOURCE_RANK.get(r.source, 9) for r in rows)
+        ranked = [r for r in rows if SOURCE_RANK.get(r.source, 9) == best_rank]
         type_ = Counter(r.type for r in ranked).most_common(1)[0][0]
         name = sorted(Counter(r.name for r in rows).items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
     labels = [int(chunks[r.chunk_id].label) for r in rows]

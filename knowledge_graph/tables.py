@@ -37,7 +37,8 @@ CREATE TABLE IF NOT EXISTS kg_chunks (
 );
 CREATE TABLE IF NOT EXISTS kg_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
-_SOURCE_RANK = {"catalog": 0, "pattern": 1, "ner": 2, "noun_phrase": 3}
+# Preference among the ways an entity was found, best first (a name found several ways keeps the best).
+SOURCE_RANK = {"catalog": 0, "pattern": 1, "ner": 2, "noun_phrase": 3}
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,7 @@ def _mention_rows(chunk_id: str, doc_id: str, extraction: Extraction) -> list[tu
     counts: dict[str, int] = {}
     for m in extraction.mentions:
         counts[m.key] = counts.get(m.key, 0) + 1
-        rank = _SOURCE_RANK.get(m.source, 9)
+        rank = SOURCE_RANK.get(m.source, 9)
         if m.key not in best or rank < best[m.key][0]:
             best[m.key] = (rank, m.name, m.type, m.source)
     return [(chunk_id, doc_id, key, name, type_, source, counts[key])
