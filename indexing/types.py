@@ -2,30 +2,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import IntEnum
 
+from sensitivity import Level
 
-class Classification(IntEnum):
-    """Sensitivity levels, ordered: a higher value is more sensitive."""
-
-    PUBLIC = 0
-    INTERNAL = 1
-    CONFIDENTIAL = 2
-    RESTRICTED = 3
-
-    @classmethod
-    def parse(cls, value: "str | Classification") -> "Classification":
-        """Parse a level name (case-insensitive); raise ValueError naming the allowed values."""
-        if isinstance(value, Classification):
-            return value
-        try:
-            return cls[str(value).strip().upper()]
-        except KeyError:
-            allowed = ", ".join(level.name.lower() for level in cls)
-            raise ValueError(f"unknown classification {value!r}; use one of: {allowed}") from None
-
-    def __str__(self) -> str:  # "confidential", not "Classification.CONFIDENTIAL"
-        return self.name.lower()
+Classification = Level  # the stored label of documents and chunks; `routing.levels.Level` is the same class
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,13 @@ def make_runtime(settings: Settings, home: Path) -> Any:
     return Runtime(settings.model_copy(update={"home": home}))
 
 
+def ask_function(runtime: Any) -> Any:
+    """The answers suite's (question, groups) -> `rag.types.Answer`, through the runtime's assistant."""
+    from rag.types import Principal
+
+    return lambda question, groups: runtime.assistant.answer(question, Principal("eval", tuple(groups)))
+
+
 def _modes(value: str) -> tuple[str, ...]:
     from evals.suites import MODES
 
@@ -57,7 +64,7 @@ def run(settings: Settings, *, suites: tuple[str, ...], dataset: Path | None, fm
         answer_mode=settings.search_mode, seed=seed, work_dir=work_dir,
         progress=lambda line: click.echo(f"eval: {line}", err=True),
     )
-    report = runner.run_evals(config, lambda home: make_runtime(settings, home))
+    report = runner.run_evals(config, lambda home: make_runtime(settings, home), ask_factory=ask_function)
     if bounds is None:
         return report, 0
     misses = th.check(report, bounds)
