@@ -61,6 +61,20 @@ class DocumentRecord:
     ingested_at: str
 
 
+@dataclass(frozen=True)
+class ChunkRef:
+    """A stored chunk's identity and access facts, without its text: what a derived index (the graph) keys on.
+
+    `rowid` is the chunk's integer id in the store (the FAISS id, and what `allowed_chunk_ids` returns).
+    """
+
+    rowid: int
+    chunk_id: str
+    doc_id: str
+    source: str
+    label: Classification
+
+
 @dataclass
 class SearchHit:
     """One retrieved chunk with its score and provenance.

@@ -80,3 +80,12 @@ def test_when_module_imports_up_or_across_then_it_is_reported(package: str, sour
 ])
 def test_when_module_imports_down_then_nothing_is_reported(package: str, source: str) -> None:
     assert violations(source, package, "m.py") == []
+
+
+@pytest.mark.parametrize("package", sorted(ALLOWED))
+def test_when_tests_import_a_package_then_it_is_this_repository_s(package: str) -> None:
+    """A tests/ folder named like a package (tests/evals with an __init__.py) must not shadow it."""
+    import importlib
+
+    module = importlib.import_module(package)
+    assert Path(module.__file__).resolve().parent == ROOT / package

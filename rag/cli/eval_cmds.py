@@ -99,18 +99,13 @@ def register(cli: click.Group) -> None:
                      modes, data_dir, corpus, work_dir, seed) -> None:
         """Evaluate retrieval (every retriever mode), routing safety and answers; fail on thresholds."""
         from evals import report as rep
-        from evals.datasets import DatasetError
-        from evals.thresholds import DEFAULT_PATH, ThresholdError
+        from evals.thresholds import DEFAULT_PATH
 
-        try:
-            result, status = run(
-                common.settings(), suites=tuple(suites), dataset=dataset, fmt=fmt,
-                thresholds=None if no_thresholds else (thresholds or DEFAULT_PATH), limit=limit, sample=sample,
-                modes=_modes(modes), data_dir=data_dir, corpus=corpus, work_dir=work_dir, split=split, seed=seed,
-            )
-        except (DatasetError, ThresholdError) as exc:
-            common.fail(str(exc), 2)
-            return
+        result, status = run(  # a DatasetError or ThresholdError exits 2 (rag.cli.common.failure)
+            common.settings(), suites=tuple(suites), dataset=dataset, fmt=fmt,
+            thresholds=None if no_thresholds else (thresholds or DEFAULT_PATH), limit=limit, sample=sample,
+            modes=_modes(modes), data_dir=data_dir, corpus=corpus, work_dir=work_dir, split=split, seed=seed,
+        )
         if report_dir is not None:
             written = rep.write_report(result, report_dir)
             if not as_json:
