@@ -108,17 +108,13 @@ def _timed_ingest(runtime: Any, corpus: Path, labeler: Callable | None, listener
 
 def _optional_runs(runtime: Any, corpus: Path) -> dict:
     """The +detection and +detection +graph runs."""
-    from knowledge_graph.store import KnowledgeGraph
-
     runs: dict[str, Any] = {}
     detector = runtime.detector
     detector.label_texts(["warm up the pipeline"])
     runs["+detection"] = _timed_ingest(runtime, corpus, detector.label_texts, ())
-    settings = runtime.settings
 
     def graph(store: Any) -> Any:
-        return KnowledgeGraph(store, nlp=detector.nlp, catalog_path=settings.graph_entities_path,
-                              hops=settings.graph_hops, max_neighbours=settings.graph_max_neighbours)
+        return runtime.graph_over(store, nlp=detector.nlp)
 
     runs["+detection +graph"] = _timed_ingest(runtime, corpus, detector.label_texts, (graph,))
     return runs

@@ -11,13 +11,7 @@ from rag.cli import common
 def _graph(with_nlp: bool = False, runtime=None):
     """The runtime's graph (loads spaCy via Presidio) or a read-only one over the same index (no models)."""
     runtime = runtime or common.runtime()
-    if with_nlp:
-        return runtime.graph
-    from knowledge_graph.store import KnowledgeGraph
-
-    settings = runtime.settings
-    return KnowledgeGraph(runtime.store, nlp=None, catalog_path=settings.graph_entities_path,
-                          hops=settings.graph_hops, max_neighbours=settings.graph_max_neighbours)
+    return runtime.graph if with_nlp else runtime.graph_over(runtime.store)
 
 
 @click.group("graph")
