@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
+from indexing.lexical import terms
 from indexing.types import Classification
 from knowledge_graph.bridge import ChunkText, find_bridges, score_bridges
 from knowledge_graph.catalog import EntityCatalog
 from knowledge_graph.graph import ChunkMeta, build_graph
 from knowledge_graph.tables import EdgeRow, MentionRow
-from indexing.lexical import terms
 
 # doc-pm: "p1" names the outage, ACME Payments and the Orion broker (the bridge the question does not name)
 # doc-own: "o1" says the Platform Team owns Orion; doc-secret: "s1" (another group) also mentions Orion

@@ -6,7 +6,6 @@ folder, a bad setting, an unknown user or document, a missing file, a server tha
 """
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import click
