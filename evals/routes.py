@@ -37,12 +37,9 @@ def compose_route(detector: Any, policy: Any, timeout_s: float | None = None) ->
 
 def route_function(runtime: Any) -> Callable[[str], Any]:
     """The routing suite's decision function for `runtime` (see the module docstring)."""
-    try:
-        from rag.assistant import Assistant
-    except ImportError:
-        Assistant = None  # noqa: N806 - the assistant is not written yet
-    if Assistant is not None and hasattr(Assistant, "route_only"):
-        return runtime.assistant.route_only
+    assistant = getattr(runtime, "assistant", None)
+    if assistant is not None and hasattr(assistant, "route_only"):
+        return assistant.route_only
     from routing.policy import RoutingPolicy
 
     settings = runtime.settings

@@ -1,9 +1,12 @@
 """Runs the evaluation suites end to end: load data, build an index of its own, evaluate, collect.
 
 The evaluation never touches the user's index: every corpus is ingested into a fresh home under a
-temporary folder (or `EvalConfig.work_dir`, reused across runs: ingestion is idempotent). Components
-come from a `runtime_factory(home) -> rag.runtime.Runtime`, given by the entry point that read the
-settings; the embedder and the detector are shared between the homes of one run.
+temporary folder (or `EvalConfig.work_dir`, reused across runs: ingestion is idempotent). What is
+measured comes in as arguments from the entry point that read the settings (`evals` never imports
+`rag`): a `runtime_factory(home)` returning an object with `ingestor`, `retriever` and `graph` (the
+`Runtime` protocol below), a `route_factory(runtime) -> route(text)` and an
+`ask_factory(runtime) -> ask(question, groups)`; the embedder and the detector are shared between the
+homes of one run.
 
 Suites: ``retrieval`` and ``multihop`` (data/evals/*.jsonl over data/corpus), ``routing``
 (data/routing/*.jsonl), ``answers`` (a seeded sample through the assistant), and an external
@@ -17,7 +20,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from evals import datasets as ds
 from evals.suites import MODES, SEARCH_K, evaluate_answers, evaluate_retrieval, evaluate_routing
@@ -27,7 +30,19 @@ DEFAULT_SUITES = ("retrieval", "multihop", "routing")
 ROUTING_FILES = ("prompts.jsonl", "generated.jsonl")
 SHARED_COMPONENTS = ("embedder", "detector")
 
-RuntimeFactory = Callable[[Path], Any]
+
+
+class Runtime(Protocol):
+    """What the runner uses of the components built for one index home."""
+
+    ingestor: Any  # ingest_paths(paths, groups=None, classification=None) -> report with refused, counts()
+    retriever: Any  # search(query, groups=..., k=..., mode=...) -> hits with chunk_id
+    graph: Any  # stats() -> {"nodes": int, ...}
+
+
+RuntimeFactory = Callable[[Path], Runtime]
+RouteFactory = Callable[[Runtime], Callable[[str], Any]]  # runtime -> (text -> decision)
+AskFactory = Callable[[Runtime], Callable[[str, tuple[str, ...]], Any]]  # runtime -> (question, groups -> answer)
 
 
 @dataclass
@@ -164,15 +179,16 @@ def _retrieval_suite(runtime: Any, dataset: ds.RetrievalDataset, config: EvalCon
     return result
 
 
-def _answers_suite(runtime: Any, dataset: ds.RetrievalDataset, config: EvalConfig) -> dict[str, Any]:
-    from rag.types import Principal
-
+def _answers_suite(runtime: Any, dataset: ds.RetrievalDataset, config: EvalConfig,
+                   ask_factory: AskFactory) -> dict[str, Any]:
     queries = ds.sample_balanced(dataset.queries, config.answers_sample, config.seed)
     if config.progress:
         config.progress(f"answers: {len(queries)} questions through the assistant")
 
+    answer = ask_factory(runtime)
+
     def ask(query: ds.EvalQuery) -> Any:
-        return runtime.assistant.answer(query.question, Principal("eval", tuple(query.groups)))
+        return answer(query.question, tuple(query.groups))
 
     def chunk_texts(query: ds.EvalQuery) -> dict[str, Any]:
         hits = runtime.retriever.search(query.question, groups=list(query.groups), k=SEARCH_K, mode=config.answer_mode)
@@ -183,18 +199,22 @@ def _answers_suite(runtime: Any, dataset: ds.RetrievalDataset, config: EvalConfi
     return result
 
 
-def run_evals(config: EvalConfig, runtime_factory: RuntimeFactory,
-              route_factory: Callable[[Any], Callable[[str], Any]] | None = None) -> dict[str, Any]:
+def run_evals(config: EvalConfig, runtime_factory: RuntimeFactory, route_factory: RouteFactory | None = None,
+              ask_factory: AskFactory | None = None) -> dict[str, Any]:
     """Run the configured suites and return the report (see `evals.report` for its shape).
 
     Args:
         config: what to run.
-        runtime_factory: home folder -> a `rag.runtime.Runtime` whose index lives there.
+        runtime_factory: home folder -> components whose index lives there (see `Runtime`).
         route_factory: runtime -> (text -> decision); default `evals.routes.route_function`.
+        ask_factory: runtime -> (question, groups -> answer); needed by the ``answers`` suite.
 
     Raises:
         DatasetError: before any model is loaded, when a dataset is missing or malformed.
+        ValueError: the ``answers`` suite was asked for without an `ask_factory`.
     """
+    if "answers" in config.suites and ask_factory is None:
+        raise ValueError("the answers suite needs ask_factory (runtime -> ask(question, groups)); the CLI passes it")
     loaded = plan(config)
     suites: dict[str, Any] = {}
     with ExitStack() as stack:
@@ -208,7 +228,7 @@ def run_evals(config: EvalConfig, runtime_factory: RuntimeFactory,
                 if name in loaded.native and name in config.suites:
                     suites[name] = _retrieval_suite(native, loaded.native[name], config, info)
             if "answers" in config.suites and loaded.external is None:
-                suites["answers"] = _answers_suite(native, loaded.native["retrieval"], config)
+                suites["answers"] = _answers_suite(native, loaded.native["retrieval"], config, ask_factory)
         if loaded.prompts is not None:
             if route_factory is None:
                 from evals.routes import route_function as route_factory
@@ -222,7 +242,7 @@ def run_evals(config: EvalConfig, runtime_factory: RuntimeFactory,
             info = ingest(runtime, ext, Path(work), config.progress)
             suites[ext.name] = _retrieval_suite(runtime, ext, config, info)
             if "answers" in config.suites:
-                suites[f"{ext.name}-answers"] = _answers_suite(runtime, ext, config)
+                suites[f"{ext.name}-answers"] = _answers_suite(runtime, ext, config, ask_factory)
     return {"suites": suites, "config": _config_view(config)}
 
 

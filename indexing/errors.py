@@ -30,6 +30,20 @@ class LoaderError(IndexingError):
         super().__init__(f"{self.path}: {detail}; {hint}")
 
 
+class UnsupportedFileType(LoaderError):
+    """No loader reads this file type (reason "unsupported_type")."""
+
+    def __init__(self, path: object, detail: str, hint: str) -> None:
+        super().__init__(path, "unsupported_type", detail, hint)
+
+
+class FileTooLarge(LoaderError):
+    """The file is over the size limit (reason "too_large")."""
+
+    def __init__(self, path: object, detail: str, hint: str) -> None:
+        super().__init__(path, "too_large", detail, hint)
+
+
 class EmbedderError(IndexingError):
     """The embedding model could not be loaded or failed to embed."""
 

@@ -18,13 +18,13 @@ import hashlib
 import sqlite3
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Protocol, Sequence
 
 from indexing.chunking import chunk_document, embedding_text
 from indexing.embedder import Embedder
-from indexing.errors import LoaderError
+from indexing.errors import FileTooLarge, LoaderError
 from indexing.loaders import load_bytes, read_file
 from indexing.manifest import MANIFEST_NAMES, Access, Manifest
 from indexing.store import IndexStore
@@ -60,6 +60,11 @@ class FileResult:
     chunks: int = 0
     version: int | None = None
     path: str | None = None
+    error: LoaderError | None = None  # why a refused file was refused (its type says what kind of refusal)
+
+    def to_dict(self) -> dict:
+        """The plain fields (the error is already in `reason`)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "error"}
 
 
 @dataclass
@@ -93,7 +98,7 @@ class IngestReport:
     def to_dict(self) -> dict:
         return {"counts": self.counts(), "chunks_written": self.chunks_written, "ok": self.ok,
                 "timings": {k: round(v, 4) for k, v in self.timings.items()},
-                "results": [asdict(r) for r in self.results]}
+                "results": [r.to_dict() for r in self.results]}
 
 
 def doc_id_for(source: str) -> str:
@@ -167,7 +172,7 @@ class Ingestor:
         self.store.check_embedder(self.embedder.name)
         with self._batch(report):
             if len(data) > self.max_file_bytes:
-                staged = self._refuse(name, LoaderError(name, "too_large", f"the upload is {len(data):,} bytes, "
+                staged = self._refuse(name, FileTooLarge(name, f"the upload is {len(data):,} bytes, "
                                       f"over the {self.max_file_bytes:,}-byte limit", "split it into smaller files"))
             else:
                 staged = self._stage_data(name, data, name, access, report)
@@ -266,7 +271,8 @@ class Ingestor:
 
     def _refuse(self, source: str, error: LoaderError, path: object = None) -> FileResult:
         self.store.log(source, "refused", str(error), doc_id=doc_id_for(source))
-        return FileResult(source, "refused", None, str(error), path=str(path) if path is not None else None)
+        return FileResult(source, "refused", None, str(error), path=str(path) if path is not None else None,
+                          error=error)
 
     @contextmanager
     def _batch(self, report: IngestReport) -> Iterator[None]:

@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from typing import Callable
 
-from indexing.errors import LoaderError
+from indexing.errors import FileTooLarge, LoaderError, UnsupportedFileType
 from indexing.types import LoadedDocument, Section
 
 TEXT_FORMATS = {".txt": "txt", ".text": "txt", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html"}
@@ -60,8 +60,8 @@ def load_bytes(source: str, data: bytes, label: str | None = None) -> LoadedDocu
         if not data:
             raise _empty(label)
         return _BINARY_LOADERS[BINARY_FORMATS[ext]](source, data, label)
-    raise LoaderError(label, "unsupported_type", f"unsupported file type {ext or '(no extension)'!r}",
-                      f"convert it to one of {', '.join(SUPPORTED_EXTENSIONS)}")
+    raise UnsupportedFileType(label, f"unsupported file type {ext or '(no extension)'!r}",
+                              f"convert it to one of {', '.join(SUPPORTED_EXTENSIONS)}")
 
 
 def load_txt(source: str, text: str) -> LoadedDocument:
@@ -260,8 +260,8 @@ def read_file(path: Path, max_bytes: int) -> bytes:
         raise LoaderError(path, "unreadable", "no such file", "check the path")
     size = path.stat().st_size
     if size > max_bytes:
-        raise LoaderError(path, "too_large", f"the file is {size:,} bytes, over the {max_bytes:,}-byte limit",
-                          "split it into smaller files or raise RAG_MAX_FILE_BYTES")
+        raise FileTooLarge(path, f"the file is {size:,} bytes, over the {max_bytes:,}-byte limit",
+                           "split it into smaller files or raise RAG_MAX_FILE_BYTES")
     if size == 0:
         raise _empty(path)
     try:

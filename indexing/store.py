@@ -27,7 +27,7 @@ from indexing import schema, sqlrows
 from indexing.errors import StoreError
 from indexing.faiss_index import FaissIndex
 from indexing.lexical import BM25_WEIGHTS, fts_query
-from indexing.types import Chunk, Classification, DocumentRecord, SearchHit
+from indexing.types import Chunk, ChunkRef, Classification, DocumentRecord, SearchHit
 
 DB_FILE = "index.sqlite3"
 
@@ -171,6 +171,54 @@ class IndexStore:
         with self._lock:
             row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
+
+    # --- for extensions keeping their own tables in the index database (the knowledge graph) -------
+    def chunk_refs(self) -> list[ChunkRef]:
+        """Every stored chunk's rowid, chunk id, document, source and label, in rowid order."""
+        with self._lock:
+            rows = self.conn.execute("SELECT c.id, c.chunk_id, c.doc_id, d.source, c.label FROM chunks c "
+                                     "JOIN documents d ON d.doc_id = c.doc_id ORDER BY c.id").fetchall()
+        return [ChunkRef(r[0], r[1], r[2], r[3], Classification(r[4])) for r in rows]
+
+    def chunk_vectors(self, chunk_ids: Iterable[str]) -> dict[str, tuple[str, np.ndarray]]:
+        """{chunk id: (text, stored embedding)} for the chunk ids that exist."""
+        out: dict[str, tuple[str, np.ndarray]] = {}
+        with self._lock:
+            for batch in sqlrows.batches(sorted(set(chunk_ids)), 500):
+                marks = ",".join("?" * len(batch))
+                for chunk_id, text, blob in self.conn.execute(
+                        f"SELECT chunk_id, text, embedding FROM chunks WHERE chunk_id IN ({marks})", batch):
+                    out[chunk_id] = (text, np.frombuffer(blob, dtype=np.float32))
+        return out
+
+    @contextmanager
+    def snapshot(self) -> Iterator[sqlite3.Connection]:
+        """One consistent read view: the store's methods called inside see the same committed state.
+
+        Yields the connection for reading the caller's own tables in that view (never the store's tables).
+        """
+        with self._lock:
+            if self.conn.in_transaction:  # already inside a write or another snapshot
+                yield self.conn
+                return
+            self.conn.execute("BEGIN")
+            try:
+                yield self.conn
+            finally:
+                self.conn.execute("COMMIT")
+
+    @contextmanager
+    def extension_write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction for the caller's own tables that changes no document (generation kept).
+
+        Use `write_document`'s and `delete_document`'s hooks to write rows together with a document.
+
+        Raises:
+            StoreError: the index is locked by another writer (retryable).
+        """
+        with self._write() as (conn, delta):
+            delta.cancelled = True
+            yield conn
 
     # --- writing ---------------------------------------------------------------------------------
     def check_embedder(self, name: str) -> None:

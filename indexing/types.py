@@ -2,30 +2,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import IntEnum
 
+from sensitivity import Level
 
-class Classification(IntEnum):
-    """Sensitivity levels, ordered: a higher value is more sensitive."""
-
-    PUBLIC = 0
-    INTERNAL = 1
-    CONFIDENTIAL = 2
-    RESTRICTED = 3
-
-    @classmethod
-    def parse(cls, value: "str | Classification") -> "Classification":
-        """Parse a level name (case-insensitive); raise ValueError naming the allowed values."""
-        if isinstance(value, Classification):
-            return value
-        try:
-            return cls[str(value).strip().upper()]
-        except KeyError:
-            allowed = ", ".join(level.name.lower() for level in cls)
-            raise ValueError(f"unknown classification {value!r}; use one of: {allowed}") from None
-
-    def __str__(self) -> str:  # "confidential", not "Classification.CONFIDENTIAL"
-        return self.name.lower()
+Classification = Level  # the stored label of documents and chunks; `routing.levels.Level` is the same class
 
 
 @dataclass(frozen=True)
@@ -79,6 +59,20 @@ class DocumentRecord:
     label: Classification  # max(declared, detected over its chunks)
     chunk_count: int
     ingested_at: str
+
+
+@dataclass(frozen=True)
+class ChunkRef:
+    """A stored chunk's identity and access facts, without its text: what a derived index (the graph) keys on.
+
+    `rowid` is the chunk's integer id in the store (the FAISS id, and what `allowed_chunk_ids` returns).
+    """
+
+    rowid: int
+    chunk_id: str
+    doc_id: str
+    source: str
+    label: Classification
 
 
 @dataclass

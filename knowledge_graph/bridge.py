@@ -86,7 +86,7 @@ def score_bridges(graph: nx.MultiDiGraph, bridges: Sequence[Bridge], texts: Mapp
         bridges: From `find_bridges`.
         texts: Terms and vectors of the first-hop and candidate chunks (missing ones are skipped).
         query_vector: The question's embedding (unit length, same model as the chunks').
-        query_terms: `terms.terms(question)`.
+        query_terms: `indexing.lexical.terms(question)`.
         k: Maximum number of hits.
         seeds: Entities the question names (preferred as the path's first element).
     """

@@ -15,6 +15,7 @@ from typing import Protocol
 
 import networkx as nx
 
+from indexing.lexical import content_words, stem, words
 from indexing.types import Classification
 from knowledge_graph.extract import CO_OCCURS
 
@@ -27,9 +28,6 @@ MAX_SEED_CHUNKS = 3
 MAX_PATHS_PER_NODE = 3
 MAX_PATHS_PER_HIT = 3
 _CAPITALISED = re.compile(r"\b[A-Z][\w\-]*")
-_WORD = re.compile(r"[a-z0-9][a-z0-9\-]*")
-STOP_WORDS = frozenset("a an the of for to in on at by and or is are was were be who what which when where how does do "
-                  "did that this with from our its it their s".split())
 
 
 @dataclass
@@ -115,7 +113,7 @@ def entities_of_chunks(graph: nx.MultiDiGraph, chunk_ids: Sequence[str]) -> dict
 
 
 def link_by_tokens(graph: nx.MultiDiGraph, query: str, aliases: Mapping[str, str] | None = None) -> dict[str, float]:
-    """Fuzzy-ish linking on lower-cased tokens (light plural stemming, stop words ignored).
+    """Fuzzy-ish linking on lower-cased tokens (Porter-stemmed, stop words ignored; see `indexing.lexical`).
 
     An undeclared one-word node must be capitalised in the query ("Kestrel", not "the system").
     A node (or alias) whose name occurs as a contiguous token run of the query scores 1.0; all its tokens
@@ -160,12 +158,7 @@ def link_by_tokens(graph: nx.MultiDiGraph, query: str, aliases: Mapping[str, str
 
 
 def _tokens(text: str) -> list[str]:
-    words = []
-    for word in _WORD.findall(text.lower().replace("’", "'")):
-        if word in STOP_WORDS:
-            continue
-        words.append(word[:-1] if len(word) > 4 and word.endswith("s") and not word.endswith("ss") else word)
-    return words
+    return [stem(word) for word in content_words(text)]
 
 
 def expand(graph: nx.MultiDiGraph, seeds: Mapping[str, float], allowed: Collection[str], *, hops: int = 2,
@@ -271,4 +264,4 @@ def _hits(graph, credits) -> list[GraphHit]:
 
 def query_words(text: str) -> list[str]:
     """Lower-case words of a text, stop words included (for type hints such as "who")."""
-    return _WORD.findall(text.lower())
+    return words(text)

@@ -1,7 +1,9 @@
 """`KnowledgeGraph`: the ingest listener that keeps the entity graph consistent with the index, and its reader.
 
 Source of truth: the `kg_*` tables in the index's SQLite database, written inside each document's ingest
-transaction (so crashes and deletes need no extra care). The networkx graph is derived from them, rebuilt
+transaction through the store's write hooks (so crashes and deletes need no extra care). Everything else
+about chunks comes through `IndexStore`'s API (`chunk_refs`, `chunk_vectors`, `snapshot`,
+`extension_write`); this module never opens the database nor reads the store's tables. The networkx graph is derived from them, rebuilt
 once per ingest batch in `commit()`, saved to `<index_dir>/graph/graph.json` with the state it reflects
 (the store's generation and the graph rows' revision), and reloaded or rebuilt whenever that state moved on
 (another process ingested while this one serves).
@@ -19,15 +21,14 @@ from typing import TYPE_CHECKING
 import networkx as nx
 import numpy as np
 
-from indexing.types import Chunk, Classification
+from indexing.types import Chunk
 from knowledge_graph import tables
 from knowledge_graph.bridge import ChunkText, chunk_entities_of, find_bridges, score_bridges
 from knowledge_graph.catalog import EntityCatalog, normalize_key
 from knowledge_graph.extract import EntityExtractor, Extraction
 from knowledge_graph.graph import ChunkMeta, build_graph, load_graph, save_graph
-from knowledge_graph.retrieve import (STOP_WORDS, GraphHit, GraphRetriever, QueryAnalysis, link_by_tokens,
-                                      query_words)
-from knowledge_graph.terms import terms
+from indexing.lexical import STOP_WORDS, terms
+from knowledge_graph.retrieve import GraphHit, GraphRetriever, QueryAnalysis, link_by_tokens, query_words
 
 if TYPE_CHECKING:  # pragma: no cover
     from spacy.language import Language
@@ -35,7 +36,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from indexing.store import IndexStore
 
 GRAPH_FILE = "graph.json"
-DB_FILE = "index.sqlite3"
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,6 @@ class KnowledgeGraph:
         self._chunk_docs: dict[str, str] = {}
         self._chunk_entities: dict[str, frozenset[str]] | None = None
         self._lock = threading.RLock()
-        self._conn: sqlite3.Connection | None = None
 
     # --- ingest listener protocol ------------------------------------------------------------------
     def prepare(self, chunks: Sequence[Chunk]) -> PreparedChunks:
@@ -153,8 +152,8 @@ class KnowledgeGraph:
         self.graph  # noqa: B018 - make sure the rowid map matches the store's generation
         with self._lock:
             if not self._rowids:
-                rows = self._db().execute("SELECT id, chunk_id, doc_id FROM chunks").fetchall()
-                self._rowids, self._chunk_docs = {r[0]: r[1] for r in rows}, {r[1]: r[2] for r in rows}
+                refs = self.store.chunk_refs()
+                self._rowids, self._chunk_docs = {r.rowid: r.chunk_id for r in refs}, {r.chunk_id: r.doc_id for r in refs}
             rowids = self._rowids
         allowed = self.store.allowed_chunk_ids(groups)
         if allowed is None:
@@ -232,67 +231,40 @@ class KnowledgeGraph:
 
         Use after ingesting without the graph listener (the graph otherwise misses those documents).
         """
-        done = tables.extracted_chunk_ids(self._db())
+        with self.store.snapshot() as conn:
+            done = tables.extracted_chunk_ids(conn)
         missing = [c for doc in self.store.list_documents() for c in self.store.document_chunks(doc.doc_id)
                    if c.chunk_id not in done]
         for start in range(0, len(missing), batch_size):
             prepared = self.prepare(missing[start:start + batch_size])
-            conn = self._db()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                live = {r[0] for r in conn.execute("SELECT chunk_id FROM chunks")}
+            with self.store.extension_write() as conn:
+                live = {ref.chunk_id for ref in self.store.chunk_refs()}
                 self.write(conn, PreparedChunks(tuple(i for i in prepared.items if i[0] in live)), ())
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
         self.commit()
         return len(missing)
 
     def close(self) -> None:
-        """Close this graph's own read connection."""
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+        """Nothing to release: the graph reads through the store, which owns the connection."""
 
     # --- internals ---------------------------------------------------------------------------------
-    def _db(self) -> sqlite3.Connection:
-        if self._conn is None:
-            self._conn = sqlite3.connect(str(Path(self.store.index_dir) / DB_FILE), timeout=30.0,
-                                         isolation_level=None, check_same_thread=False)
-            self._conn.execute("PRAGMA busy_timeout=30000")
-        return self._conn
-
     def _chunk_texts(self, chunk_ids: Collection[str]) -> dict[str, ChunkText]:
-        """Index terms and stored embeddings (float32 blobs of the index's `chunks` table) of chunks."""
-        out: dict[str, ChunkText] = {}
-        ids = sorted(chunk_ids)
-        for start in range(0, len(ids), 500):
-            batch = ids[start:start + 500]
-            rows = self._db().execute(f"SELECT chunk_id, text, embedding FROM chunks WHERE chunk_id IN "
-                                      f"({','.join('?' * len(batch))})", batch).fetchall()
-            out.update((r[0], ChunkText(terms(r[1]), np.frombuffer(r[2], dtype=np.float32))) for r in rows)
-        return out
+        """Index terms and stored embeddings of chunks."""
+        return {chunk_id: ChunkText(terms(text), vector)
+                for chunk_id, (text, vector) in self.store.chunk_vectors(chunk_ids).items()}
 
     def _current_state(self) -> tuple[int, int]:
-        return self.store.generation(), tables.revision(self._db())
+        with self.store.snapshot() as conn:
+            return self.store.generation(), tables.revision(conn)
 
     def _rebuild(self, *, save: bool) -> None:
-        conn = self._db()
-        conn.execute("BEGIN")  # one snapshot: the state, rows and chunk metadata agree
-        try:
-            generation = int(conn.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0])
-            state = (generation, tables.revision(conn))
+        with self.store.snapshot() as conn:  # one view: the state, rows and chunk metadata agree
+            state = (self.store.generation(), tables.revision(conn))
             mentions, edges = tables.read_mentions(conn), tables.read_edges(conn)
-            rows = conn.execute("SELECT c.id, c.chunk_id, c.doc_id, d.source, c.label FROM chunks c "
-                                "JOIN documents d ON d.doc_id = c.doc_id").fetchall()
-        finally:
-            conn.execute("COMMIT")
-        metas = {r[1]: ChunkMeta(r[1], r[2], r[3], Classification(r[4])) for r in rows}
+            refs = self.store.chunk_refs()
+        metas = {r.chunk_id: ChunkMeta(r.chunk_id, r.doc_id, r.source, r.label) for r in refs}
         self._graph = build_graph(mentions, edges, metas, self.catalog)
-        self._state, self._rowids = state, {r[0]: r[1] for r in rows}
-        self._chunk_docs, self._chunk_entities = {r[1]: r[2] for r in rows}, None
+        self._state, self._rowids = state, {r.rowid: r.chunk_id for r in refs}
+        self._chunk_docs, self._chunk_entities = {r.chunk_id: r.doc_id for r in refs}, None
         self.rebuild_count += 1
         if save:
             try:

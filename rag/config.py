@@ -94,10 +94,6 @@ class Settings(BaseSettings):
         return self.home / "index"
 
     @property
-    def graph_dir(self) -> Path:
-        return self.home / "graph"
-
-    @property
     def audit_path(self) -> Path:
         return self.home / "audit.sqlite3"
 

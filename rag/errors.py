@@ -236,10 +236,8 @@ def _from_http_exception(exc: BaseException) -> ServiceError | None:
 
 
 def _from_routing(exc: BaseException) -> ServiceError | None:
-    try:
-        from routing import errors as routing_errors
-    except ImportError:  # pragma: no cover - routing is part of the project
-        return None
+    from routing import errors as routing_errors
+
     if not isinstance(exc, routing_errors.RoutingError):
         return None
     reasons = tuple(getattr(exc, "reasons", ()))
@@ -258,24 +256,17 @@ def _from_routing(exc: BaseException) -> ServiceError | None:
 
 
 def _from_indexing(exc: BaseException) -> ServiceError | None:
-    try:
-        from indexing import errors as indexing_errors
-    except ImportError:  # written by the indexing package; absent until then
+    from indexing import errors as indexing_errors
+
+    if not isinstance(exc, indexing_errors.IndexingError):
         return None
-    base = getattr(indexing_errors, "IndexingError", None)
-    if base is None or not isinstance(exc, base):
-        return None
-    reason = str(getattr(exc, "reason", ""))  # LoaderError.reason: "unsupported_type", "too_large", ...
-    names = {cls.__name__ for cls in type(exc).__mro__}
     message = str(exc)
-    if reason == "unsupported_type" or any("Unsupported" in n for n in names):
+    if isinstance(exc, indexing_errors.UnsupportedFileType):
         return UnsupportedMediaType(message, field="file")
-    if reason == "too_large" or any("TooLarge" in n for n in names):
+    if isinstance(exc, indexing_errors.FileTooLarge):
         return PayloadTooLarge(message, field="file")
-    if any("NotFound" in n for n in names):
-        return NotFound(message)
-    if "LoaderError" in names:
-        return InvalidRequest(message, field="file")
-    if getattr(exc, "is_retryable", False):
+    if isinstance(exc, indexing_errors.LoaderError):
+        return InvalidRequest(f"the file was refused: {message}", field="file")
+    if exc.is_retryable:
         return ServiceUnavailable(f"the index is busy or unavailable: {message}")
     return ServiceError(f"indexing failed: {message}")

@@ -50,10 +50,15 @@ class Runtime:
 
     @cached_property
     def graph(self) -> "KnowledgeGraph":
+        return self.graph_over(self.store, nlp=self.detector.nlp)
+
+    def graph_over(self, store: "IndexStore", nlp: object = None) -> "KnowledgeGraph":
+        """A knowledge graph of `store` configured by the settings; without `nlp` it reads only (no models)."""
         from knowledge_graph.store import KnowledgeGraph
 
-        return KnowledgeGraph(self.store, nlp=self.detector.nlp, catalog_path=self.settings.graph_entities_path,
-                              hops=self.settings.graph_hops, max_neighbours=self.settings.graph_max_neighbours)
+        s = self.settings
+        return KnowledgeGraph(store, nlp=nlp, catalog_path=s.graph_entities_path, hops=s.graph_hops,
+                              max_neighbours=s.graph_max_neighbours)
 
     @cached_property
     def ingestor(self) -> "Ingestor":

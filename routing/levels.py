@@ -1,4 +1,4 @@
-"""Sensitivity levels for routing: `Level` is `indexing.types.Classification` under a routing name.
+"""Sensitivity levels for routing: `Level` is `sensitivity.Level`, the type the index stores labels as.
 
 Levels are ordered (public < internal < confidential < restricted), so comparisons and `max` work.
 """
@@ -6,9 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from indexing.types import Classification
-
-Level = Classification
+from sensitivity import Level
 
 
 def parse(value: "str | Level") -> Level:

@@ -15,7 +15,8 @@ from indexing.types import Classification, DocumentRecord
 from rag.api.deps import DocumentManagerDep, RequestIdDep, StateDep
 from rag.api.recording import Recorder
 from rag.api.schemas import ERROR_RESPONSES, DocumentDeleted, DocumentList, DocumentOut
-from rag.errors import Conflict, InvalidRequest, NotFound, PayloadTooLarge, PermissionDenied, UnsupportedMediaType
+from rag.errors import (Conflict, InvalidRequest, NotFound, PayloadTooLarge, PermissionDenied, UnsupportedMediaType,
+                        to_service_error)
 from rag.types import Principal
 from rag.users import parse_groups
 
@@ -54,8 +55,10 @@ def upload_document(
         if existing is not None and not visible(existing, principal):
             raise Conflict(f"a document named {name!r} exists that you may not manage; rename your file", field="file")
         result = state.runtime.ingestor.ingest_bytes(name, data, list(readers), level)
+        if result.error is not None:
+            raise to_service_error(result.error)
         if result.action == "refused" or not result.doc_id:
-            _raise_refusal(result.reason or "the file could not be read")
+            raise InvalidRequest(f"the file was refused: {result.reason or 'it could not be read'}", field="file")
         recorder.fields["target"] = result.doc_id
         record = state.runtime.store.get_document(result.doc_id)
     return DocumentOut.of(record, action=result.action)
@@ -110,10 +113,3 @@ def _classification(value: str) -> Classification:
     except ValueError as exc:
         raise InvalidRequest(str(exc), field="classification") from None
 
-
-def _raise_refusal(reason: str) -> None:
-    if "unsupported file type" in reason:
-        raise UnsupportedMediaType(reason, field="file")
-    if "-byte limit" in reason:
-        raise PayloadTooLarge(reason, field="file")
-    raise InvalidRequest(f"the file was refused: {reason}", field="file")

@@ -4,8 +4,7 @@ This module owns the `bench` group and `bench ingest`; `bench generate` lives in
 
 `bench ingest` ingests the corpus into fresh temporary indexes and reports chunks/s for the whole ingest
 (read + load + chunk + embed + store), first plain, then with the sensitivity labeler, then with the
-knowledge graph too (when those packages are installed), and in the same run the raw
-`SentenceTransformer.encode` throughput on exactly the texts our ingest embeds (same batch size). Raw encode
+knowledge graph too, and in the same run the raw `SentenceTransformer.encode` throughput on exactly the texts our ingest embeds (same batch size). Raw encode
 is timed before and after the plain ingest and averaged, so load from other processes on a shared machine
 hits both sides alike. The model is loaded and warmed before any timing.
 """
@@ -108,24 +107,14 @@ def _timed_ingest(runtime: Any, corpus: Path, labeler: Callable | None, listener
 
 
 def _optional_runs(runtime: Any, corpus: Path) -> dict:
-    """+detection and +graph runs, each skipped (with the reason) when its package is missing."""
+    """The +detection and +detection +graph runs."""
     runs: dict[str, Any] = {}
-    try:
-        detector = runtime.detector
-        detector.label_texts(["warm up the pipeline"])
-    except ImportError as exc:
-        return {"+detection": {"skipped": f"routing.detect unavailable ({exc})"}}
+    detector = runtime.detector
+    detector.label_texts(["warm up the pipeline"])
     runs["+detection"] = _timed_ingest(runtime, corpus, detector.label_texts, ())
-    try:
-        from knowledge_graph.store import KnowledgeGraph
-    except ImportError as exc:
-        runs["+graph"] = {"skipped": f"knowledge_graph unavailable ({exc})"}
-        return runs
-    settings = runtime.settings
 
     def graph(store: Any) -> Any:
-        return KnowledgeGraph(store, nlp=detector.nlp, catalog_path=settings.graph_entities_path,
-                              hops=settings.graph_hops, max_neighbours=settings.graph_max_neighbours)
+        return runtime.graph_over(store, nlp=detector.nlp)
 
     runs["+detection +graph"] = _timed_ingest(runtime, corpus, detector.label_texts, (graph,))
     return runs

@@ -23,6 +23,13 @@ def make_runtime(settings: Settings, home: Path) -> Any:
     return Runtime(settings.model_copy(update={"home": home}))
 
 
+def ask_function(runtime: Any) -> Any:
+    """The answers suite's (question, groups) -> `rag.types.Answer`, through the runtime's assistant."""
+    from rag.types import Principal
+
+    return lambda question, groups: runtime.assistant.answer(question, Principal("eval", tuple(groups)))
+
+
 def _modes(value: str) -> tuple[str, ...]:
     from evals.suites import MODES
 
@@ -57,7 +64,7 @@ def run(settings: Settings, *, suites: tuple[str, ...], dataset: Path | None, fm
         answer_mode=settings.search_mode, seed=seed, work_dir=work_dir,
         progress=lambda line: click.echo(f"eval: {line}", err=True),
     )
-    report = runner.run_evals(config, lambda home: make_runtime(settings, home))
+    report = runner.run_evals(config, lambda home: make_runtime(settings, home), ask_factory=ask_function)
     if bounds is None:
         return report, 0
     misses = th.check(report, bounds)
@@ -92,18 +99,13 @@ def register(cli: click.Group) -> None:
                      modes, data_dir, corpus, work_dir, seed) -> None:
         """Evaluate retrieval (every retriever mode), routing safety and answers; fail on thresholds."""
         from evals import report as rep
-        from evals.datasets import DatasetError
-        from evals.thresholds import DEFAULT_PATH, ThresholdError
+        from evals.thresholds import DEFAULT_PATH
 
-        try:
-            result, status = run(
-                common.settings(), suites=tuple(suites), dataset=dataset, fmt=fmt,
-                thresholds=None if no_thresholds else (thresholds or DEFAULT_PATH), limit=limit, sample=sample,
-                modes=_modes(modes), data_dir=data_dir, corpus=corpus, work_dir=work_dir, split=split, seed=seed,
-            )
-        except (DatasetError, ThresholdError) as exc:
-            common.fail(str(exc), 2)
-            return
+        result, status = run(  # a DatasetError or ThresholdError exits 2 (rag.cli.common.failure)
+            common.settings(), suites=tuple(suites), dataset=dataset, fmt=fmt,
+            thresholds=None if no_thresholds else (thresholds or DEFAULT_PATH), limit=limit, sample=sample,
+            modes=_modes(modes), data_dir=data_dir, corpus=corpus, work_dir=work_dir, split=split, seed=seed,
+        )
         if report_dir is not None:
             written = rep.write_report(result, report_dir)
             if not as_json:

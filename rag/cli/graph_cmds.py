@@ -8,18 +8,10 @@ import click
 from rag.cli import common
 
 
-def _graph(with_nlp: bool = False):
+def _graph(with_nlp: bool = False, runtime=None):
     """The runtime's graph (loads spaCy via Presidio) or a read-only one over the same index (no models)."""
-    from rag.runtime import Runtime
-
-    runtime = Runtime(common.settings())
-    if with_nlp:
-        return runtime.graph
-    from knowledge_graph.store import KnowledgeGraph
-
-    settings = runtime.settings
-    return KnowledgeGraph(runtime.store, nlp=None, catalog_path=settings.graph_entities_path,
-                          hops=settings.graph_hops, max_neighbours=settings.graph_max_neighbours)
+    runtime = runtime or common.runtime()
+    return runtime.graph if with_nlp else runtime.graph_over(runtime.store)
 
 
 @click.group("graph")
@@ -78,15 +70,15 @@ def export_cmd(fmt: str, output: Path | None) -> None:
 
 @graph_group.command("search")
 @click.argument("query")
-@click.option("--group", "groups", multiple=True, help="Search as a member of this group (repeatable); "
-              "default: no access restriction (administrator view).")
+@common.reader_options
 @click.option("-k", default=5, show_default=True)
 @click.option("--hops", type=int, default=None, help="Default: RAG_GRAPH_HOPS.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def search_cmd(query: str, groups: tuple[str, ...], k: int, hops: int | None, as_json: bool) -> None:
+def search_cmd(query: str, user: str | None, groups: str | None, k: int, hops: int | None, as_json: bool) -> None:
     """Chunks reached from the query's entities, with the entity paths that reached them."""
-    kg = _graph(with_nlp=True)
-    hits = kg.search(query, groups=list(groups) if groups else None, k=k, hops=hops)
+    runtime = common.runtime()
+    reader = common.reader_groups(runtime.settings, user, groups)
+    hits = _graph(with_nlp=True, runtime=runtime).search(query, groups=list(reader), k=k, hops=hops)
     rows = [{"chunk_id": h.chunk_id, "score": h.score, "label": str(h.label), "paths": h.paths} for h in hits]
     lines = [f"{i}. {r['chunk_id']}  score={r['score']:.4f}  " + " | ".join(" > ".join(p) for p in r["paths"])
              for i, r in enumerate(rows, 1)] or ["no graph results (no known entity in the query?)"]

@@ -5,7 +5,6 @@ import click
 
 from rag.cli import common
 from rag.config import Settings
-from routing.errors import BackendUnavailable
 from routing.vllm_server import VllmServer
 
 
@@ -27,12 +26,8 @@ def start_cmd(wait: bool) -> None:
     """Convert the model if needed and start the server in the background."""
     settings = common.settings()
     server = server_from_settings(settings)
-    try:
-        already = server.running_pid()
-        pid = server.start(wait=wait, timeout_s=settings.vllm_start_timeout_s)
-    except BackendUnavailable as exc:
-        common.fail(str(exc), 1)
-        return
+    already = server.running_pid()
+    pid = server.start(wait=wait, timeout_s=settings.vllm_start_timeout_s)  # BackendUnavailable: exit 1
     state = "already running" if already else ("ready" if wait else "starting")
     click.echo(f"vLLM {state}: pid {pid}, {server.url} (model {server.served_name}); log {server.log_file}")
 

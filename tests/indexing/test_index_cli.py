@@ -49,6 +49,7 @@ def test_when_a_file_is_refused_then_the_rest_goes_in_refusal_on_stderr_and_exit
 @pytest.mark.parametrize("args, words", [
     (["--classification", "secret"], "unknown classification 'secret'"),
     (["--groups", " , "], "at least one group"),
+    (["--groups", "hr finance!"], "bad group name"),
 ])
 def test_when_ingest_arguments_are_bad_then_exit_2_with_a_clear_message(rag, corpus, args, words) -> None:
     result = rag("ingest", corpus, *args)
@@ -78,13 +79,20 @@ def test_docs_list_show_delete(rag, corpus) -> None:
 @pytest.mark.parametrize("mode", ["dense", "bm25", "hybrid"])
 def test_search_filters_by_groups_and_reports_provenance(rag, corpus, mode) -> None:
     assert rag("ingest", corpus).exit_code == 0
-    admin = json.loads(rag("search", "salary Sofia", "--mode", mode, "-k", "5", "--json").stdout)
+    hr = json.loads(rag("search", "salary Sofia", "--groups", "all,hr", "--mode", mode, "-k", "5", "--json").stdout)
     expected = {"dense", "bm25"} if mode == "hybrid" else {mode}
-    assert admin[0]["source"] == "hr/salary.md" and admin[0]["rank"] == 1 and set(admin[0]["retrievers"]) == expected
-    staff = json.loads(rag("search", "salary Sofia", "--groups", "all", "--mode", mode, "--json").stdout)
+    assert hr[0]["source"] == "hr/salary.md" and hr[0]["rank"] == 1 and set(hr[0]["retrievers"]) == expected
+    staff = json.loads(rag("search", "salary Sofia", "--mode", mode, "--json").stdout)  # default: group all
     assert all(hit["source"] != "hr/salary.md" for hit in staff)
     text = rag("search", "refund card", "--groups", "all,sales", "--mode", mode)
     assert text.exit_code == 0 and "public/returns.md" in text.stdout and "chunk " in text.stdout
+
+
+def test_when_search_mode_is_not_given_then_rag_search_mode_decides(rag, corpus, monkeypatch) -> None:
+    assert rag("ingest", corpus).exit_code == 0
+    monkeypatch.setenv("RAG_SEARCH_MODE", "bm25")
+    hits = json.loads(rag("search", "refund card", "--json").stdout)
+    assert hits and all(set(hit["retrievers"]) == {"bm25"} for hit in hits)
 
 
 @pytest.mark.parametrize("args, words", [

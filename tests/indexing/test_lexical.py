@@ -5,7 +5,7 @@ import sqlite3
 
 import pytest
 
-from indexing.lexical import FTS_TABLE_SQL, fts_query, query_terms
+from indexing.lexical import FTS_TABLE_SQL, fts_query, query_terms, stem, terms
 
 
 @pytest.mark.parametrize("text, terms", [
@@ -30,3 +30,15 @@ def test_when_user_text_has_fts_syntax_then_match_never_raises(text) -> None:
     query = fts_query(text)
     if query is not None:
         conn.execute("SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?", (query,)).fetchall()
+
+
+@pytest.mark.parametrize("word, expected", [
+    ("owns", "own"), ("owned", "own"), ("owning", "own"), ("caresses", "caress"), ("ponies", "poni"),
+    ("relational", "relat"), ("hopping", "hop"), ("filing", "file"), ("responsibility", "respons"), ("2024", "2024"),
+])
+def test_when_stemming_then_porter_forms_match(word, expected):
+    assert stem(word) == expected
+
+
+def test_when_extracting_terms_then_stop_words_go_and_inflections_meet():
+    assert terms("Who owns the queues?") == terms("The queue is owned") | {"own"} == {"own", "queue"}

@@ -198,3 +198,35 @@ def test_when_real_embeddings_are_stored_on_disk_then_semantic_search_finds_the_
                                ("time off after having a baby", 2)]:
         rowid, score = reopened.dense_search(embedder.embed([question])[0], 1, ["all"])[0]
         assert reopened.get_chunks([rowid])[0].text == texts[expected] and 0.2 < score <= 1.0 + 1e-5
+
+
+# --- the API the knowledge graph reads the index through ---------------------------------------------
+
+
+def test_when_chunks_are_stored_then_refs_and_vectors_describe_them(store: IndexStore) -> None:
+    put(store, "d1", ["alpha", "beta"], [unit(1), unit(0, 1)], groups=("hr",), labels=[C.PUBLIC, C.RESTRICTED])
+    refs = store.chunk_refs()
+    assert [(r.doc_id, r.source, r.label) for r in refs] == [("d1", "d1.md", C.INTERNAL), ("d1", "d1.md", C.RESTRICTED)]
+    assert set(store.allowed_chunk_ids(["hr"]).tolist()) == {r.rowid for r in refs}
+    found = store.chunk_vectors([refs[1].chunk_id, "unknown"])
+    assert list(found) == [refs[1].chunk_id] and found[refs[1].chunk_id][0] == "beta"
+    assert np.allclose(found[refs[1].chunk_id][1], unit(0, 1))
+
+
+def test_when_reading_in_a_snapshot_then_generation_and_own_tables_agree(store: IndexStore) -> None:
+    with store.extension_write() as conn:
+        conn.execute("CREATE TABLE ext (n INTEGER)")
+        conn.execute("INSERT INTO ext VALUES (1)")
+    assert store.generation() == 0  # an extension write changes no document
+    put(store, "d1", ["alpha"], [unit(1)], hooks=[lambda conn, removed: conn.execute("UPDATE ext SET n = n + 1")])
+    with store.snapshot() as conn:
+        assert (store.generation(), conn.execute("SELECT n FROM ext").fetchone()[0]) == (1, 2)
+        assert len(store.chunk_refs()) == 1
+
+
+def test_when_extension_write_raises_then_nothing_is_kept(store: IndexStore) -> None:
+    with pytest.raises(RuntimeError), store.extension_write() as conn:
+        conn.execute("CREATE TABLE ext (n INTEGER)")
+        raise RuntimeError("boom")
+    with store.snapshot() as conn:
+        assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'ext'").fetchone()[0] == 0

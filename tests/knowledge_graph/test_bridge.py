@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
+from indexing.lexical import terms
 from indexing.types import Classification
 from knowledge_graph.bridge import ChunkText, find_bridges, score_bridges
 from knowledge_graph.catalog import EntityCatalog
 from knowledge_graph.graph import ChunkMeta, build_graph
 from knowledge_graph.tables import EdgeRow, MentionRow
-from knowledge_graph.terms import stem, terms
 
 # doc-pm: "p1" names the outage, ACME Payments and the Orion broker (the bridge the question does not name)
 # doc-own: "o1" says the Platform Team owns Orion; doc-secret: "s1" (another group) also mentions Orion
@@ -92,15 +91,3 @@ def test_when_entity_is_in_every_document_then_it_bridges_nothing():
     assert [b.specificity for b in bridges] == [0.0]
     texts = {c: ChunkText(frozenset({"acme", "team"}), VECTOR) for c in chunks}
     assert score_bridges(graph, bridges, texts, VECTOR, frozenset({"team", "own"}), k=5) == []
-
-
-@pytest.mark.parametrize("word, expected", [
-    ("owns", "own"), ("owned", "own"), ("owning", "own"), ("caresses", "caress"), ("ponies", "poni"),
-    ("relational", "relat"), ("hopping", "hop"), ("filing", "file"), ("responsibility", "respons"), ("2024", "2024"),
-])
-def test_when_stemming_then_porter_forms_match(word, expected):
-    assert stem(word) == expected
-
-
-def test_when_extracting_terms_then_stop_words_go_and_inflections_meet():
-    assert terms("Who owns the queues?") == terms("The queue is owned") | {"own"} == {"own", "queue"}

@@ -5,7 +5,7 @@ import pytest
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
-from indexing.errors import LoaderError, StoreError
+from indexing.errors import FileTooLarge, LoaderError, StoreError, UnsupportedFileType
 from rag import errors as E
 from routing import errors as R
 
@@ -24,9 +24,9 @@ from routing import errors as R
     (R.BackendUnavailable("GGUF missing", backend="local", is_retryable=False), 503, "service_unavailable", False),
     (R.DetectionError("presidio timed out"), 503, "service_unavailable", True),
     (R.GenerationError("bad output", backend="local"), 502, "backend_error", False),
-    (LoaderError("x.exe", "unsupported_type", "unsupported file type '.exe'", "convert it"), 415,
+    (UnsupportedFileType("x.exe", "unsupported file type '.exe'", "convert it"), 415,
      "unsupported_file_type", False),
-    (LoaderError("big.pdf", "too_large", "too big", "split it"), 413, "file_too_large", False),
+    (FileTooLarge("big.pdf", "too big", "split it"), 413, "file_too_large", False),
     (LoaderError("bad.pdf", "corrupt", "not a PDF", "re-export it"), 422, "invalid_request", False),
     (StoreError("database is locked", retryable=True), 503, "service_unavailable", True),
     (StoreError("wrong dimension"), 500, "internal_error", False),
