@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sensitivity import Level
+from indexing.levels import Level
 
 Classification = Level  # the stored label of documents and chunks; `routing.levels.Level` is the same class
 

@@ -1,4 +1,4 @@
-"""Sensitivity levels for routing: `Level` is `sensitivity.Level`, the type the index stores labels as.
+"""Sensitivity levels for routing: `Level` is `indexing.levels.Level`, the type the index stores labels as.
 
 Levels are ordered (public < internal < confidential < restricted), so comparisons and `max` work.
 """
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sensitivity import Level
+from indexing.levels import Level
 
 
 def parse(value: "str | Level") -> Level:

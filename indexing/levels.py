@@ -1,8 +1,9 @@
 """Sensitivity levels: the one value type shared by `indexing` (stored labels) and `routing` (decisions).
 
-It sits below every other package and imports nothing of the project, so the index can store a level
-and the router can compare one without either package importing the other. `indexing.types.Classification`
-and `routing.levels.Level` are this class under the names each package uses.
+It lives at the ground (`indexing` is the bottom layer) and imports nothing, so `routing` can compare
+the labels the index stores by importing this one module and nothing else of `indexing`.
+`indexing.types.Classification` and `routing.levels.Level` are this class under the names each
+package uses.
 """
 from __future__ import annotations
 
