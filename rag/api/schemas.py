@@ -226,10 +226,12 @@ class Liveness(BaseModel):
 
 
 class Readiness(BaseModel):
+    """Anonymous and non-admin callers get `status` only; admins also get the details."""
+
     status: Literal["ready", "unavailable"]
-    backends: dict[str, dict[str, Any]]
-    index: dict[str, Any]
-    models: list[dict[str, Any]]
+    backends: dict[str, dict[str, Any]] | None = None
+    index: dict[str, Any] | None = None
+    models: list[dict[str, Any]] | None = None
 
 
 # --- search ----------------------------------------------------------------------------------------
