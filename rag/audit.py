@@ -201,9 +201,6 @@ class AuditLog:
     @staticmethod
     def _insert(conn: sqlite3.Connection, record: dict[str, Any]) -> None:
         last = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
-        if last is None:
-            through = conn.execute("SELECT value FROM audit_meta WHERE key = 'pruned_through'").fetchone()
-            last = json.loads(through[0]) if through else None  # every record pruned: continue after them
         record["seq"], record["prev_hash"] = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
         record["hash"] = record_hash(record, record["prev_hash"])
         columns = (*_FIELDS, "hash")
@@ -272,10 +269,6 @@ class AuditLog:
             if record["action"] == CHECKPOINT_ACTION and record.get("pruned"):
                 checkpoints[int(record["pruned"]["to_seq"])] = record["pruned"]["last_hash"]
             prev_hash, expected_seq = record["hash"], seq + 1
-        if count == 0:
-            pruned = self._pruned_start()
-            if pruned is not None:
-                through, prev_hash, expected_seq = pruned[0], pruned[1], pruned[0] + 1
         result = Verification(count, None, "", expected_seq - 1, prev_hash, through)
         return result if anchor is None else self._check_anchor(result, anchor, checkpoints)
 
