@@ -137,14 +137,16 @@ class Ingestor:
 
     def ingest_paths(self, paths: Iterable[Path | str], groups: Sequence[str] | None = None,
                      classification: Classification | str | None = None,
-                     manifest: Manifest | None = None) -> IngestReport:
+                     manifest: Manifest | None = None, collection: str | None = None) -> IngestReport:
         """Ingest files and folders (recursively); a refused file never stops the others.
 
         Args:
-            paths: Files or folders. A folder's files get sources relative to it; a file its own name.
+            paths: Files or folders. A folder's files get sources relative to it; a file its path.
             groups: Readers of every document (overrides the manifest).
             classification: Declared level of every document (overrides the manifest).
             manifest: Access rules; default: `manifest.yaml` at the root of each folder argument.
+            collection: Prefix of every source (``collection/source``), so two folders with the same
+                relative paths keep separate documents (manifests still match the unprefixed path).
         """
         explicit = Access(tuple(groups) if groups is not None else None,
                           None if classification is None else Classification.parse(classification))
@@ -154,7 +156,8 @@ class Ingestor:
             pending: list[_Pending] = []
             for path, source, folder_manifest in expand_paths(paths, manifest):
                 access = explicit.over(folder_manifest.resolve(source) if folder_manifest else Access())
-                self._stage(self._stage_file(path, source, access.over(self.defaults), report), report, pending)
+                stored_as = f"{collection.strip('/')}/{source}" if collection else source
+                self._stage(self._stage_file(path, stored_as, access.over(self.defaults), report), report, pending)
                 if sum(len(p.chunks) for p in pending) >= self.embed_batch_chunks:
                     self._write_pending(pending, report)
             self._write_pending(pending, report)

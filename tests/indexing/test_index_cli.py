@@ -60,6 +60,19 @@ def test_when_two_files_share_a_name_then_each_keeps_its_own_document(rag, tmp_p
     assert len({d["doc_id"] for d in docs}) == 2
 
 
+def test_when_folders_share_relative_paths_then_collections_keep_them_apart(rag, tmp_path) -> None:
+    for team in ("team-a", "team-b"):
+        (tmp_path / team / "hr").mkdir(parents=True)
+        (tmp_path / team / "hr" / "leave.md").write_text(f"# Leave\n\n{team} leave rules.\n")
+        assert rag("ingest", tmp_path / team, "--groups", team, "--collection", team).exit_code == 0
+    docs = json.loads(rag("docs", "list", "--json").stdout)
+    assert sorted((d["source"], tuple(d["groups"])) for d in docs) == [("team-a/hr/leave.md", ("team-a",)),
+                                                                       ("team-b/hr/leave.md", ("team-b",))]
+    assert {d["doc_id"] for d in docs} == {doc_id_for("team-a/hr/leave.md"), doc_id_for("team-b/hr/leave.md")}
+    bad = rag("ingest", tmp_path / "team-a", "--collection", "../x")
+    assert bad.exit_code == 2 and "--collection" in bad.stderr
+
+
 @pytest.mark.parametrize("args, words", [
     (["--classification", "secret"], "unknown classification 'secret'"),
     (["--groups", " , "], "at least one group"),
