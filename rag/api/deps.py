@@ -9,9 +9,9 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from rag.api.state import ServiceState
 from rag.errors import AuthenticationRequired, InvalidRequest, PermissionDenied, QuestionTooLong
-from rag.users import UserRecord
 from rag.runtime import Runtime
 from rag.types import Principal
+from rag.users import UserRecord
 
 _bearer = HTTPBearer(auto_error=False, description="An API key from `rag users add`, as a bearer token.")
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key from `rag users add`.")

@@ -31,6 +31,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse, "description": text}
     for code, text in {401: "Missing or unknown API key", 403: "Role not allowed", 413: "Question or file too large",
                        415: "Unsupported file type", 422: "Invalid request field",
+                       429: "Rate limit of the API key reached (Retry-After)",
                        503: "Backend unavailable, or sensitive request refused (not sent elsewhere)"}.items()
 }
 
