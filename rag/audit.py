@@ -133,12 +133,22 @@ class AuditLog:
         self.store_raw_text = store_raw_text
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self._write_conn: sqlite3.Connection | None = None
         self._secret = secret if secret is not None else hashlib.sha256(str(id(self)).encode()).digest()
         self.key_id = hashlib.sha256(b"rag-audit-key-id\n" + self._secret).hexdigest()[:8]
         with self._connect() as conn:
             conn.executescript(_SCHEMA)
             _migrate(conn)
             conn.executescript(_TRIGGERS)
+
+    def _writer(self) -> sqlite3.Connection:
+        """The connection appends and prunes use (kept open for the life of the log).
+
+        Call with `_lock` held; other processes are kept out by ``BEGIN IMMEDIATE``.
+        """
+        if self._write_conn is None:
+            self._write_conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        return self._write_conn
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -147,6 +157,13 @@ class AuditLog:
             yield conn
         finally:
             conn.close()
+
+    def close(self) -> None:
+        """Close the kept-open write connection (a later append opens it again)."""
+        with self._lock:
+            if self._write_conn is not None:
+                self._write_conn.close()
+                self._write_conn = None
 
     def legacy_salt(self) -> str | None:
         """The salt an older version kept inside the database (moved out by `rag.auditing.open_audit_log`)."""
@@ -184,7 +201,8 @@ class AuditLog:
             "egress_scan": None if egress_scan is None else _plain(dict(egress_scan)),
             "pruned": None if pruned is None else _plain(dict(pruned)),
         }
-        with self._lock, self._connect() as conn:
+        with self._lock:
+            conn = self._writer()
             conn.execute("BEGIN IMMEDIATE")
             try:
                 self._insert(conn, record)
@@ -323,7 +341,8 @@ class AuditLog:
             raise ValueError(f"the audit log does not verify (record {check.first_bad_seq}: {check.reason}); "
                              "investigate before pruning")
         raw_cut = raw_before or before
-        with self._lock, self._connect() as conn:
+        with self._lock:
+            conn = self._writer()
             conn.execute("BEGIN IMMEDIATE")
             try:
                 raw_pruned = conn.execute("DELETE FROM audit_raw WHERE seq IN (SELECT seq FROM audit WHERE time < ?)",

@@ -85,7 +85,8 @@ class ServiceState:
             self.index_status()
 
     def close(self) -> None:
-        """Release what the runtime opened (the index), if it offers a close."""
+        """Release what the runtime opened (the index), if it offers a close, and the audit log's connection."""
+        self.audit.close()
         store = vars(self.runtime).get("store")
         if store is not None and callable(getattr(store, "close", None)):
             _attempt({}, "close", store.close)

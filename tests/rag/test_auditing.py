@@ -28,7 +28,7 @@ def test_when_no_secret_configured_then_key_file_created_mode_600_outside_databa
     assert load_secret(settings) == key  # stable across runs
     log = open_audit_log(settings)
     log.append(request_id="r", user="u", endpoint="e", action="query", status=200, query="q")
-    assert key not in log.path.read_bytes()
+    assert all(key not in p.read_bytes() for p in tmp_path.glob("audit.sqlite3*"))
 
 
 def test_when_secret_in_environment_then_it_wins_and_no_file_is_written(tmp_path, monkeypatch):
