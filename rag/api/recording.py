@@ -73,7 +73,8 @@ class Recorder:
             self.fields["target"] = target
         fields = dict(self.fields)
         if answer is not None:
-            fields.pop("chunk_ids", None), fields.pop("latencies", None)
+            for name in ("chunk_ids", "latencies"):  # the answer's own are recorded
+                fields.pop(name, None)
             record_answer(self.state.audit, **fields, answer=answer, status=code, versions=self.state.versions,
                           model=self.state.model_info(answer))
             if error is None and code == 200:

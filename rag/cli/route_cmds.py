@@ -101,7 +101,7 @@ def ask_cmd(question: str, user: str | None, groups: str, top_k: int | None, as_
     policy (e.g. sensitive and the local model is down: nothing was sent to the server), 1 other failure.
     """
     from rag.auditing import new_request_id, open_audit_log, record_answer, record_refusal, versions_in_force
-    from rag.errors import NotFound
+    from rag.errors import NotFound, to_service_error
     from rag.runtime import Runtime
     from rag.types import Principal
     from rag.users import groups_for
@@ -121,8 +121,7 @@ def ask_cmd(question: str, user: str | None, groups: str, top_k: int | None, as_
     try:
         answer = runtime.assistant.answer(question, principal, top_k=top_k, request_id=request_id)
     except RoutingError as exc:
-        record_refusal(audit, **record, status=503 if exc.is_retryable or isinstance(exc, RefusedError) else 500,
-                       reasons=getattr(exc, "reasons", ()))
+        record_refusal(audit, **record, status=to_service_error(exc).status_code, reasons=getattr(exc, "reasons", ()))
         if isinstance(exc, RefusedError):
             common.fail(str(exc), code=3)
         common.fail(f"{exc} ({'retry later' if exc.is_retryable else 'not retryable'})", code=1)
