@@ -82,7 +82,7 @@ def detector(tmp_path_factory):
 
 
 def _runtime(home: Path, url: str, embedder, detector, **overrides) -> Runtime:
-    settings = Settings(home=home, max_new_tokens=8, top_k=2, search_mode="hybrid", vllm_url=url,
+    settings = Settings(home=home, max_new_tokens=8, top_k=2, search_mode="hybrid", ingest_graph=False, vllm_url=url,
                         vllm_timeout_s=60.0, **overrides)
     runtime = Runtime(settings)
     runtime.embedder, runtime.detector = embedder, detector
