@@ -9,8 +9,10 @@ batches, which per-document calls cannot (measured with `rag bench ingest`). Aft
 file is persisted once and each listener's `commit()` runs once. A crash at any point leaves every document either in its old or in its new
 state: the FAISS file is re-derived from SQLite when its generation is behind (see `store.py`).
 
-Document id = sha256(source)[:16], where source is the path relative to the folder argument (or the file
-name for a file argument), so the same file gets the same id on every machine.
+Document id = sha256(source)[:16], where source is the path relative to the folder argument, or for a file
+argument its path relative to the working directory (absolute when outside it): two different files of
+the same name never share an id. (Before, a file argument's source was its base name; documents stored
+that way keep their ids.) Uploads through the API get ``uploads/<groups>/<name>`` (see the API).
 """
 from __future__ import annotations
 
@@ -140,14 +142,16 @@ class Ingestor:
 
     def ingest_paths(self, paths: Iterable[Path | str], groups: Sequence[str] | None = None,
                      classification: Classification | str | None = None,
-                     manifest: Manifest | None = None) -> IngestReport:
+                     manifest: Manifest | None = None, collection: str | None = None) -> IngestReport:
         """Ingest files and folders (recursively); a refused file never stops the others.
 
         Args:
-            paths: Files or folders. A folder's files get sources relative to it; a file its own name.
+            paths: Files or folders. A folder's files get sources relative to it; a file its path.
             groups: Readers of every document (overrides the manifest).
             classification: Declared level of every document (overrides the manifest).
             manifest: Access rules; default: `manifest.yaml` at the root of each folder argument.
+            collection: Prefix of every source (``collection/source``), so two folders with the same
+                relative paths keep separate documents (manifests still match the unprefixed path).
         """
         explicit = Access(tuple(groups) if groups is not None else None,
                           None if classification is None else Classification.parse(classification))
@@ -157,7 +161,8 @@ class Ingestor:
             pending: list[_Pending] = []
             for path, source, folder_manifest in expand_paths(paths, manifest):
                 access = explicit.over(folder_manifest.resolve(source) if folder_manifest else Access())
-                self._stage(self._stage_file(path, source, access.over(self.defaults), report), report, pending)
+                stored_as = f"{collection.strip('/')}/{source}" if collection else source
+                self._stage(self._stage_file(path, stored_as, access.over(self.defaults), report), report, pending)
                 if sum(len(p.chunks) for p in pending) >= self.embed_batch_chunks:
                     self._write_pending(pending, report)
             self._write_pending(pending, report)
@@ -310,11 +315,11 @@ def _hook(listener: IngestListener, prepared: object) -> Callable[[sqlite3.Conne
 def expand_paths(paths: Iterable[Path | str],
                  manifest: Manifest | None = None) -> Iterator[tuple[Path, str, Manifest | None]]:
     """(file, source, manifest) for every file to ingest: folders recursively (hidden files and the root
-    manifest skipped), sources relative to the folder argument; a file argument is its own name."""
+    manifest skipped), sources relative to the folder argument; a file argument is its path (`file_source`)."""
     for raw in paths:
         path = Path(raw)
         if not path.is_dir():
-            yield path, path.name, manifest
+            yield path, file_source(path), manifest
             continue
         folder_manifest = manifest if manifest is not None else Manifest.find(path)
         for file in sorted(p for p in path.rglob("*") if p.is_file()):
@@ -322,6 +327,15 @@ def expand_paths(paths: Iterable[Path | str],
             if any(part.startswith(".") for part in relative.parts) or str(relative) in MANIFEST_NAMES:
                 continue
             yield file, relative.as_posix(), folder_manifest
+
+
+def file_source(path: Path) -> str:
+    """The source of a file argument: its path relative to the working directory, or absolute outside it."""
+    resolved = path.resolve()
+    try:
+        return resolved.relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return resolved.as_posix()
 
 
 @contextmanager
@@ -333,4 +347,4 @@ def _timed(report: IngestReport, stage: str) -> Iterator[None]:
         report.timings[stage] = report.timings.get(stage, 0.0) + time.perf_counter() - started
 
 
-__all__ = ["Ingestor", "IngestListener", "IngestReport", "FileResult", "Labeler", "doc_id_for", "expand_paths"]
+__all__ = ["Ingestor", "IngestListener", "IngestReport", "FileResult", "Labeler", "doc_id_for", "expand_paths", "file_source"]

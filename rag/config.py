@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -87,6 +87,14 @@ class Settings(BaseSettings):
     audit_store_raw_text: bool = Field(False, description="Store raw query text in the audit log (off: redacted).")
     api_warm_up: bool = Field(True, description="Load the models when the API starts (off: on first request).")
     retry_after_s: int = Field(5, description="Retry-After seconds sent with 503 answers.")
+
+    # --- governance (issue 12) ---------------------------------------------------------------------
+    audit_secret: SecretStr | None = Field(None, description="HMAC key for query hashes in the audit log; "
+                                                             "default: the mode-600 file RAG_HOME/audit.key.")
+    audit_retention_days: float = Field(365.0, description="`rag audit prune` deletes records older than this.")
+    audit_raw_text_retention_days: float = Field(30.0, description="Raw query text (if stored) expires sooner.")
+    rate_limit_rpm: int = Field(120, description="Default requests per minute per API key (0: unlimited).")
+    rate_limit_concurrent: int = Field(4, description="Default concurrent generations per API key (0: unlimited).")
 
     # derived paths ---------------------------------------------------------------------------------
     @property

@@ -12,6 +12,7 @@ langchain-core and httpx, and carries the HTTP status it becomes::
     ├── PermissionDenied             403 permission_denied
     ├── NotFound                     404 not_found
     ├── Conflict                     409 conflict
+    ├── RateLimited                  429 rate_limit_exceeded, is_retryable = True (sends Retry-After)
     ├── BadGateway                   502 backend_error (a backend answered, but badly)
     └── ServiceUnavailable           503 service_unavailable, is_retryable = True (sends Retry-After)
         └── SensitiveRefused         503 sensitive_local_down: the request was NOT sent elsewhere
@@ -125,6 +126,19 @@ class Conflict(ServiceError):
     code = "conflict"
 
 
+class RateLimited(ServiceError):
+    """The API key made too many requests per minute, or has too many generations running."""
+
+    status_code = 429
+    code = "rate_limit_exceeded"
+    is_retryable = True
+
+    def __init__(self, message: str, *, retry_after: int = 1, code: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, retry_after=retry_after, **kwargs)
+        if code:
+            self.code = code
+
+
 class BadGateway(ServiceError):
     """A generation backend was reached but failed to produce an answer."""
 
@@ -155,7 +169,7 @@ SENSITIVE_REFUSED_MESSAGE = (
 )
 
 _OPENAI_TYPES = {401: "authentication_error", 403: "permission_error", 404: "not_found_error",
-                 409: "conflict_error", 413: "invalid_request_error", 415: "invalid_request_error",
+                 409: "conflict_error", 429: "requests", 413: "invalid_request_error", 415: "invalid_request_error",
                  422: "invalid_request_error"}
 
 

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
@@ -20,7 +20,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from indexing.errors import IndexingError
-from rag.api import routes_chat, routes_documents, routes_health, routes_query, routes_search
+from rag.api import routes_audit, routes_chat, routes_documents, routes_health, routes_query, routes_search
+from rag.api.deps import generation_slot, rate_limit
 from rag.api.state import ServiceState
 from rag.config import Settings
 from rag.errors import PayloadTooLarge, ServiceError, ServiceUnavailable, error_body, to_service_error
@@ -61,8 +62,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
                   description="Retrieval-augmented assistant with sensitivity-aware routing. "
                               "Authenticate with 'Authorization: Bearer <key>' or 'X-API-Key'.")
     app.state.rag = state
-    for module in (routes_query, routes_search, routes_chat, routes_documents, routes_health):
-        app.include_router(module.router)
+    limited, generating = [Depends(rate_limit)], [Depends(rate_limit), Depends(generation_slot)]
+    for module, dependencies in ((routes_query, generating), (routes_search, limited), (routes_chat, generating),
+                                 (routes_documents, limited), (routes_audit, limited), (routes_health, [])):
+        app.include_router(module.router, dependencies=dependencies)
     _install_error_handlers(app, state)
     app.add_middleware(RequestContextMiddleware, state=state)
     return app
@@ -117,6 +120,9 @@ class RequestContextMiddleware:
             else:
                 await self.app(scope, receive, send_with_id)
         finally:
+            release = scope["state"].get("release_generation")
+            if release is not None:  # a generation slot (rag.api.deps.generation_slot), held until the end
+                release()
             route = scope.get("route")
             endpoint = getattr(route, "path", None) or "unmatched"
             self.state.metrics.observe_request(endpoint, scope.get("method", ""), status, time.perf_counter() - started)

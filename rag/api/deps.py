@@ -11,6 +11,7 @@ from rag.api.state import ServiceState
 from rag.errors import AuthenticationRequired, InvalidRequest, PermissionDenied, QuestionTooLong
 from rag.runtime import Runtime
 from rag.types import Principal
+from rag.users import UserRecord
 
 _bearer = HTTPBearer(auto_error=False, description="An API key from `rag users add`, as a bearer token.")
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key from `rag users add`.")
@@ -45,12 +46,46 @@ def current_principal(
         AuthenticationRequired: no key, or an unknown one (401 with WWW-Authenticate).
     """
     key = bearer.credentials if bearer is not None else api_key
-    principal = state.users.authenticate(key)
-    if principal is None:
+    record = state.users.record_for_key(key)
+    if record is None:
         raise AuthenticationRequired("missing or unknown API key: send 'Authorization: Bearer <key>' or "
                                      "'X-API-Key: <key>' (an administrator creates keys with `rag users add`)")
-    request.state.principal = principal
-    return principal
+    status = record.status()
+    if status != "active":
+        raise AuthenticationRequired(f"this API key is {status}; ask an administrator for a new one "
+                                     "(`rag users rotate NAME`)")
+    request.state.principal = record.principal
+    request.state.user_record = record
+    return record.principal
+
+
+def optional_principal(
+    state: Annotated[ServiceState, Depends(get_state)],
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+    api_key: Annotated[str | None, Security(_api_key)],
+) -> Principal | None:
+    """The caller when a valid key is sent, else None (for endpoints open to anonymous probes)."""
+    return state.users.authenticate(bearer.credentials if bearer is not None else api_key)
+
+
+def rate_limit(request: Request, state: Annotated[ServiceState, Depends(get_state)],
+               principal: Annotated[Principal, Depends(current_principal)]) -> None:
+    """Count the request against the caller's requests-per-minute limit (429 past it)."""
+    record: UserRecord = request.state.user_record
+    rpm = record.rate_limit_rpm if record.rate_limit_rpm is not None else state.settings.rate_limit_rpm
+    state.limiter.hit(principal.name, rpm)
+
+
+def generation_slot(request: Request, state: Annotated[ServiceState, Depends(get_state)],
+                    principal: Annotated[Principal, Depends(current_principal)]) -> None:
+    """Take one of the caller's concurrent-generation slots (429 when all are busy).
+
+    The slot is given back by `RequestContextMiddleware` when the response (a stream included) has ended.
+    """
+    record: UserRecord = request.state.user_record
+    limit = record.rate_limit_concurrent if record.rate_limit_concurrent is not None \
+        else state.settings.rate_limit_concurrent
+    request.state.release_generation = state.limiter.acquire(principal.name, limit)
 
 
 def require_role(*roles: str) -> Callable[..., Principal]:
@@ -79,3 +114,5 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 RequestIdDep = Annotated[str, Depends(request_id)]
 DocumentManagerDep = Annotated[Principal, Depends(require_role("knowledge_manager", "admin"))]
+AdminDep = Annotated[Principal, Depends(require_role("admin"))]
+OptionalPrincipalDep = Annotated[Principal | None, Depends(optional_principal)]

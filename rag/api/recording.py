@@ -10,6 +10,7 @@ import threading
 from typing import Any
 
 from rag.api.state import ServiceState
+from rag.auditing import record_answer, record_refusal
 from rag.errors import ServiceError, to_service_error
 from rag.types import Answer, Principal
 
@@ -70,19 +71,26 @@ class Recorder:
         code = status or (error.status_code if error else 200)
         if target:
             self.fields["target"] = target
-        record = dict(self.fields, status=code)
+        fields = dict(self.fields)
         if answer is not None:
-            record.update(route=answer.route, reasons=list(answer.reasons), chunk_ids=_chunk_ids(answer),
-                          latencies=dict(answer.latencies), model=self.state.model_info(answer))
+            for name in ("chunk_ids", "latencies"):  # the answer's own are recorded
+                fields.pop(name, None)
+            record_answer(self.state.audit, **fields, answer=answer, status=code, versions=self.state.versions,
+                          model=self.state.model_info(answer))
             if error is None and code == 200:
                 self.state.metrics.observe_answer(answer.route, answer.reasons, answer.latencies)
         elif error is not None and error.reasons:
-            record.update(route="refuse", reasons=list(error.reasons))
             self.state.metrics.observe_decision("refuse", error.reasons)
         if error is not None:
             self.state.metrics.observe_error(error.code, error.status_code)
-        self.state.audit.append(**record)
+        if answer is None:
+            self._record_plain(fields, code, error)
 
-
-def _chunk_ids(answer: Answer) -> list[str]:
-    return list(answer.chunk_ids) or [c.chunk_id for c in answer.citations]
+    def _record_plain(self, fields: dict[str, Any], code: int, error: ServiceError | None) -> None:
+        """No answer: a refusal, a bad request, a search or a document change."""
+        if error is not None:
+            record_refusal(self.state.audit, request_id=fields["request_id"], user=fields["user"],
+                           endpoint=fields["endpoint"], action=fields["action"], status=code, query=fields["query"],
+                           reasons=error.reasons, versions=self.state.versions, target=fields["target"])
+        else:
+            self.state.audit.append(**fields, status=code)

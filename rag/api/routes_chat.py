@@ -33,9 +33,10 @@ _STREAM_RESPONSE = {200: {"description": "A completion, or server-sent events wh
              summary="OpenAI-compatible chat completion (model 'rag')")
 def chat_completions(body: ChatCompletionRequest, state: StateDep, principal: PrincipalDep,
                      request_id: RequestIdDep) -> Any:
-    question, history = _split(body)
     with Recorder(state, request_id=request_id, principal=principal, endpoint="/v1/chat/completions",
-                  action="chat", query=question) as recorder:
+                  action="chat") as recorder:
+        question, history = _split(body)  # inside: a refused conversation is audited too
+        recorder.fields["query"] = question
         if body.model != MODEL_ID:
             raise NotFound(f"model {body.model!r} not found; use {MODEL_ID!r} (auto-routed)", field="model")
         check_question(question, state)

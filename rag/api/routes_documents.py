@@ -1,7 +1,14 @@
 """Document management: upload, list, show, delete. Knowledge managers and admins only.
 
-A knowledge manager sees, replaces and deletes only documents sharing one of their groups, and may
-share an upload only with their own groups; documents outside their groups answer 404. Admins see all.
+A knowledge manager sees documents sharing one of their groups (others answer 404) but replaces or
+deletes only those whose groups are ALL among their own (others they can see answer 403), and may
+share an upload only with their own groups. Admins see and manage all.
+
+An upload's source is ``uploads/<reader groups joined by +>/<file name>``: the reader groups are the
+upload's collection, so the document id (sha256 of the source) is unique per file name and collection.
+A same-name upload by a manager of other groups lands in another collection: a new document, and
+nothing about the other one is revealed. Re-uploading into the same collection replaces the document,
+which the uploader may always manage (its groups are the upload's, all among the uploader's own).
 """
 from __future__ import annotations
 
@@ -28,10 +35,29 @@ def visible(record: DocumentRecord, principal: Principal) -> bool:
     return principal.role == "admin" or bool(set(record.groups) & set(principal.groups))
 
 
+def manageable(record: DocumentRecord, principal: Principal) -> bool:
+    """Whether `principal` may replace or delete `record`: admins all, managers when all its groups are theirs."""
+    return principal.role == "admin" or set(record.groups) <= set(principal.groups)
+
+
+def upload_source(name: str, readers: tuple[str, ...]) -> str:
+    """The source (and so the id) of an upload: its collection (the reader groups) and file name."""
+    return f"uploads/{'+'.join(sorted(readers))}/{name}"
+
+
 def _visible_or_404(state: StateDep, doc_id: str, principal: Principal) -> DocumentRecord:
     record = state.runtime.store.get_document(doc_id)
     if record is None or record.doc_id != doc_id or not visible(record, principal):
         raise NotFound(f"no document {doc_id!r} among the documents you may manage")
+    return record
+
+
+def _manageable_or_403(state: StateDep, doc_id: str, principal: Principal) -> DocumentRecord:
+    record = _visible_or_404(state, doc_id, principal)
+    if not manageable(record, principal):
+        outside = ", ".join(sorted(set(record.groups) - set(principal.groups)))
+        raise PermissionDenied(f"document {doc_id!r} is also shared with groups you do not manage ({outside}); "
+                               "ask a manager of all its groups or an administrator")
     return record
 
 
@@ -51,10 +77,11 @@ def upload_document(
         if len(data) > state.settings.max_file_bytes:
             raise PayloadTooLarge(f"the file is over the {state.settings.max_file_bytes:,}-byte limit; split it",
                                   field="file")
-        existing = state.runtime.store.get_document(name)
-        if existing is not None and not visible(existing, principal):
-            raise Conflict(f"a document named {name!r} exists that you may not manage; rename your file", field="file")
-        result = state.runtime.ingestor.ingest_bytes(name, data, list(readers), level)
+        source = upload_source(name, readers)
+        existing = state.runtime.store.get_document(source)
+        if existing is not None and (existing.source != source or not manageable(existing, principal)):
+            raise Conflict("this file name is taken in this collection; rename your file", field="file")
+        result = state.runtime.ingestor.ingest_bytes(source, data, list(readers), level)
         if result.error is not None:
             raise to_service_error(result.error)
         if result.action == "refused" or not result.doc_id:
@@ -80,7 +107,7 @@ def delete_document(doc_id: str, state: StateDep, principal: DocumentManagerDep,
                     request_id: RequestIdDep) -> DocumentDeleted:
     with Recorder(state, request_id=request_id, principal=principal, endpoint=router.prefix + "/{doc_id}",
                   action="delete", target=doc_id):
-        record = _visible_or_404(state, doc_id, principal)
+        record = _manageable_or_403(state, doc_id, principal)
         if not state.runtime.ingestor.delete(record.doc_id):
             raise NotFound(f"document {doc_id!r} was already deleted")
     return DocumentDeleted(doc_id=record.doc_id)

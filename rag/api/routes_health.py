@@ -4,7 +4,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
-from rag.api.deps import PrincipalDep, StateDep
+from rag.api.deps import OptionalPrincipalDep, PrincipalDep, StateDep
 from rag.api.routes_chat import MODEL_ID
 from rag.api.schemas import ERROR_RESPONSES, Liveness, ModelCard, ModelList, Readiness
 
@@ -16,15 +16,19 @@ def healthz() -> Liveness:
     return Liveness()
 
 
-@router.get("/readyz", response_model=Readiness, summary="Backends, index and models (503 when not ready)",
+@router.get("/readyz", response_model=Readiness, response_model_exclude_none=True,
+            summary="Ready or not (503 when not); backends, index and models for admins only",
             responses={503: {"model": Readiness, "description": "The index cannot open or no backend can serve"}})
-def readyz(state: StateDep) -> JSONResponse:
+def readyz(state: StateDep, principal: OptionalPrincipalDep) -> JSONResponse:
     index = state.index_status()
     backends = state.backend_status()
     ready = bool(index.get("ok")) and any(b.get("ok") for b in backends.values())
-    body = Readiness(status="ready" if ready else "unavailable", backends=backends, index=index,
-                     models=state.registry.describe())
-    return JSONResponse(body.model_dump(mode="json"), status_code=200 if ready else 503)
+    status = "ready" if ready else "unavailable"
+    if principal is None or principal.role != "admin":  # paths, counts, URLs are not for anonymous probes
+        body = Readiness(status=status)
+    else:
+        body = Readiness(status=status, backends=backends, index=index, models=state.registry.describe())
+    return JSONResponse(body.model_dump(mode="json", exclude_none=True), status_code=200 if ready else 503)
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response,

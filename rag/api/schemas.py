@@ -31,6 +31,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse, "description": text}
     for code, text in {401: "Missing or unknown API key", 403: "Role not allowed", 413: "Question or file too large",
                        415: "Unsupported file type", 422: "Invalid request field",
+                       429: "Rate limit of the API key reached (Retry-After)",
                        503: "Backend unavailable, or sensitive request refused (not sent elsewhere)"}.items()
 }
 
@@ -226,10 +227,12 @@ class Liveness(BaseModel):
 
 
 class Readiness(BaseModel):
+    """Anonymous and non-admin callers get `status` only; admins also get the details."""
+
     status: Literal["ready", "unavailable"]
-    backends: dict[str, dict[str, Any]]
-    index: dict[str, Any]
-    models: list[dict[str, Any]]
+    backends: dict[str, dict[str, Any]] | None = None
+    index: dict[str, Any] | None = None
+    models: list[dict[str, Any]] | None = None
 
 
 # --- search ----------------------------------------------------------------------------------------

@@ -5,7 +5,9 @@ import logging
 import time
 from typing import Any
 
+from rag.api.ratelimit import RateLimiter
 from rag.audit import AuditLog
+from rag.auditing import open_audit_log, versions_in_force
 from rag.config import Settings
 from rag.metrics import Metrics
 from rag.registry import ModelRegistry
@@ -24,7 +26,9 @@ class ServiceState:
         self.settings: Settings = runtime.settings
         self.registry = registry
         self.users = UserStore(self.settings.users_path)
-        self.audit = AuditLog(self.settings.audit_path, store_raw_text=self.settings.audit_store_raw_text)
+        self.audit: AuditLog = open_audit_log(self.settings)
+        self.versions = versions_in_force(self.settings)  # detector and policy in force for this process
+        self.limiter = RateLimiter()
         self.metrics = Metrics()
         self.started = int(time.time())
         self.warm_up_errors: dict[str, str] = {}
@@ -81,7 +85,8 @@ class ServiceState:
             self.index_status()
 
     def close(self) -> None:
-        """Release what the runtime opened (the index), if it offers a close."""
+        """Release what the runtime opened (the index), if it offers a close, and the audit log's connection."""
+        self.audit.close()
         store = vars(self.runtime).get("store")
         if store is not None and callable(getattr(store, "close", None)):
             _attempt({}, "close", store.close)

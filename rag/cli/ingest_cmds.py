@@ -17,8 +17,11 @@ from rag.cli import common
 @click.option("--groups", help="Comma-separated groups that may read these documents (overrides the manifest).")
 @click.option("--classification", help="Declared level: public, internal, confidential or restricted "
                                        "(overrides the manifest).")
+@click.option("--collection", help="Prefix every source with COLLECTION/ (keeps same-path files of different "
+                                   "folders apart; document ids are unique per source path and collection).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def ingest_cmd(paths: tuple[Path, ...], groups: str | None, classification: str | None, as_json: bool) -> None:
+def ingest_cmd(paths: tuple[Path, ...], groups: str | None, classification: str | None, collection: str | None,
+               as_json: bool) -> None:
     """Add or update files and folders (recursively) in the index.
 
     A folder's `manifest.yaml` gives each document's groups and classification unless --groups or
@@ -33,8 +36,10 @@ def ingest_cmd(paths: tuple[Path, ...], groups: str | None, classification: str 
         common.fail(f"--classification: {exc}")
         return
     group_list = None if groups is None else parse_groups(groups)
+    if collection is not None and (not collection.strip("/ ") or ".." in collection.split("/")):
+        common.fail("--collection needs a name such as team-a or 2026/handbooks")
     runtime = common.runtime()
-    report = runtime.ingestor.ingest_paths(paths, groups=group_list, classification=level)
+    report = runtime.ingestor.ingest_paths(paths, groups=group_list, classification=level, collection=collection)
     lines = [f"{r.action:<9} {r.source}" + (f"  ({r.chunks} chunks, v{r.version})" if r.chunks else "")
              + (f"  [{r.reason}]" if r.reason and r.action == "updated" else "")
              for r in report.results if r.action != "refused"]

@@ -100,8 +100,8 @@ def ask_cmd(question: str, user: str | None, groups: str, top_k: int | None, as_
     Exit codes: 0 answered, 2 bad input (unknown user, empty question), 3 refused by the routing
     policy (e.g. sensitive and the local model is down: nothing was sent to the server), 1 other failure.
     """
-    from rag.audit import AuditLog
-    from rag.errors import NotFound
+    from rag.auditing import new_request_id, open_audit_log, record_answer, record_refusal, versions_in_force
+    from rag.errors import NotFound, to_service_error
     from rag.runtime import Runtime
     from rag.types import Principal
     from rag.users import groups_for
@@ -115,18 +115,17 @@ def ask_cmd(question: str, user: str | None, groups: str, top_k: int | None, as_
             Principal("cli", tuple(g.strip() for g in groups.split(",") if g.strip()))
     except NotFound as exc:
         common.fail(str(exc))
-    audit = AuditLog(runtime.settings.audit_path, store_raw_text=runtime.settings.audit_store_raw_text)
+    audit, versions, request_id = open_audit_log(runtime.settings), versions_in_force(runtime.settings), new_request_id()
+    record = {"request_id": request_id, "user": principal.name, "endpoint": "cli:ask", "action": "query",
+              "query": question, "versions": versions}
     try:
-        answer = runtime.assistant.answer(question, principal, top_k=top_k)
-    except RefusedError as exc:
-        audit.append(request_id="cli", user=principal.name, endpoint="cli:ask", action="query", status=503,
-                     route="refuse", reasons=exc.reasons, query=question)
-        common.fail(str(exc), code=3)
+        answer = runtime.assistant.answer(question, principal, top_k=top_k, request_id=request_id)
     except RoutingError as exc:
+        record_refusal(audit, **record, status=to_service_error(exc).status_code, reasons=getattr(exc, "reasons", ()))
+        if isinstance(exc, RefusedError):
+            common.fail(str(exc), code=3)
         common.fail(f"{exc} ({'retry later' if exc.is_retryable else 'not retryable'})", code=1)
-    audit.append(request_id=answer.request_id, user=principal.name, endpoint="cli:ask", action="query", status=200,
-                 route=answer.route, reasons=answer.reasons, model=answer.model, chunk_ids=answer.chunk_ids,
-                 latencies=answer.latencies, query=question)
+    record_answer(audit, **record, answer=answer)
     if as_json:
         common.emit(answer.to_dict(), True)
         return

@@ -43,7 +43,34 @@ def test_when_a_file_is_refused_then_the_rest_goes_in_refusal_on_stderr_and_exit
     assert "refused:" in result.stderr and "broken.pdf" in result.stderr and "not a PDF" in result.stderr
     again = rag("ingest", corpus / "public" / "returns.md", "--json")
     report = json.loads(again.stdout)
-    assert again.exit_code == 0 and report["counts"]["added"] == 1 and report["results"][0]["source"] == "returns.md"
+    assert again.exit_code == 0 and report["counts"]["added"] == 1
+    assert report["results"][0]["source"] == (corpus / "public" / "returns.md").resolve().as_posix()
+
+
+def test_when_two_files_share_a_name_then_each_keeps_its_own_document(rag, tmp_path) -> None:
+    """A file argument's source is its path, not its base name: the second file never replaces the first."""
+    for team, text in (("team-a", "Team A meets in Lisbon."), ("team-b", "Team B meets in Oslo.")):
+        (tmp_path / team).mkdir()
+        (tmp_path / team / "handbook.md").write_text(f"# Handbook\n\n{text}\n")
+    assert rag("ingest", tmp_path / "team-a" / "handbook.md", "--groups", "team-a").exit_code == 0
+    result = json.loads(rag("ingest", tmp_path / "team-b" / "handbook.md", "--groups", "team-b", "--json").stdout)
+    assert result["counts"]["added"] == 1
+    docs = json.loads(rag("docs", "list", "--json").stdout)
+    assert sorted(tuple(d["groups"]) for d in docs) == [("team-a",), ("team-b",)]
+    assert len({d["doc_id"] for d in docs}) == 2
+
+
+def test_when_folders_share_relative_paths_then_collections_keep_them_apart(rag, tmp_path) -> None:
+    for team in ("team-a", "team-b"):
+        (tmp_path / team / "hr").mkdir(parents=True)
+        (tmp_path / team / "hr" / "leave.md").write_text(f"# Leave\n\n{team} leave rules.\n")
+        assert rag("ingest", tmp_path / team, "--groups", team, "--collection", team).exit_code == 0
+    docs = json.loads(rag("docs", "list", "--json").stdout)
+    assert sorted((d["source"], tuple(d["groups"])) for d in docs) == [("team-a/hr/leave.md", ("team-a",)),
+                                                                       ("team-b/hr/leave.md", ("team-b",))]
+    assert {d["doc_id"] for d in docs} == {doc_id_for("team-a/hr/leave.md"), doc_id_for("team-b/hr/leave.md")}
+    bad = rag("ingest", tmp_path / "team-a", "--collection", "../x")
+    assert bad.exit_code == 2 and "--collection" in bad.stderr
 
 
 @pytest.mark.parametrize("args, words", [

@@ -256,10 +256,11 @@ def test_when_km_deletes_other_groups_document_then_404_and_it_survives(svc):
     assert svc.client.get(f"/v1/documents/{doc_b}", headers=svc.auth("admin")).status_code == 404
 
 
-def test_when_km_overwrites_other_groups_document_by_name_then_409_and_groups_kept(svc):
+def test_when_km_uploads_same_name_as_other_groups_document_then_own_document_and_groups_kept(svc):
     doc_b = _upload(svc, "km_b", "handbook.md", DOC_B).json()["doc_id"]
     response = _upload(svc, "km_a", "handbook.md", DOC_A)
-    assert response.status_code == 409
+    assert response.status_code == 201 and response.json()["action"] == "added"
+    assert response.json()["doc_id"] != doc_b and "team-b" not in response.text
     assert svc.runtime.store.get_document(doc_b).groups == ("team-b",)
 
 
@@ -330,7 +331,7 @@ def test_when_healthz_then_ok_without_auth(svc):
 
 
 def test_when_one_backend_up_and_index_opens_then_ready(svc):
-    body = svc.client.get("/readyz").json()
+    body = svc.client.get("/readyz", headers=svc.auth("admin")).json()
     assert body["status"] == "ready" and body["index"]["ok"] and "groups" not in body["index"]
     assert {m["role"] for m in body["models"]} == {"local", "server", "embedding", "spacy"}
     assert all(m["sha256"] for m in body["models"] if m["role"] != "server" or m["path"])
@@ -350,7 +351,7 @@ def test_when_index_cannot_open_then_readyz_503(tmp_path):
     runtime.settings = runtime.settings.model_copy(update={"home": tmp_path / "broken"})
     svc = start_service(runtime)
     try:
-        response = svc.client.get("/readyz")
+        response = svc.client.get("/readyz", headers=svc.auth("admin"))
         assert response.status_code == 503 and response.json()["index"]["ok"] is False
     finally:
         svc.client.__exit__(None, None, None)
