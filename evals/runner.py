@@ -190,7 +190,8 @@ def run_evals(config: EvalConfig, runtime_factory: RuntimeFactory,
     Args:
         config: what to run.
         runtime_factory: home folder -> a `rag.runtime.Runtime` whose index lives there.
-        route_factory: runtime -> (text -> decision); default `evals.routes.route_function`.
+        route_factory: runtime -> (text -> decision); default `runtime.route_text`, the runtime's one
+            routing entry point (both backends assumed up, so the suite measures detection and policy).
 
     Raises:
         DatasetError: before any model is loaded, when a dataset is missing or malformed.
@@ -211,7 +212,7 @@ def run_evals(config: EvalConfig, runtime_factory: RuntimeFactory,
                 suites["answers"] = _answers_suite(native, loaded.native["retrieval"], config)
         if loaded.prompts is not None:
             if route_factory is None:
-                from evals.routes import route_function as route_factory
+                route_factory = _route_text
             prompts = ds.sample(loaded.prompts, config.limit, config.seed)
             if config.progress:
                 config.progress(f"routing: {len(prompts)} prompts")
@@ -224,6 +225,11 @@ def run_evals(config: EvalConfig, runtime_factory: RuntimeFactory,
             if "answers" in config.suites:
                 suites[f"{ext.name}-answers"] = _answers_suite(runtime, ext, config)
     return {"suites": suites, "config": _config_view(config)}
+
+
+def _route_text(runtime: Any) -> Callable[[str], Any]:
+    """The routing suite's `route(text) -> decision`: the runtime's `route_text` (a protocol, no rag import)."""
+    return runtime.route_text
 
 
 def _config_view(config: EvalConfig) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""`rag ingest`, `rag docs list|show|delete|stats` and `rag search`: the index from the command line.
+"""`rag ingest`, `rag docs list|show|delete|stats`, `rag index status|relabel` and `rag search`: the index
+from the command line.
 
 Exit codes: 0 success, 1 something failed at run time (a refused file, an unknown document), 2 bad
 arguments (unknown classification, missing path, malformed manifest).
@@ -193,6 +194,46 @@ def _hit_dict(rank: int, hit) -> dict:
             "graph_paths": hit.graph_paths, "text": hit.text}
 
 
+@click.group("index")
+def index_group() -> None:
+    """The index's state and its chunk labels."""
+
+
+@index_group.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def index_status_cmd(as_json: bool) -> None:
+    """Counts, and how many chunk labels are stale (made by another detector version or configuration)."""
+    runtime = _runtime()
+    stats = {**runtime.store.stats(), "label_stamp": runtime.label_stamp,
+             "stale_labels": runtime.store.stale_label_count(runtime.label_stamp)}
+    text = "\n".join(f"{k}: {v}" for k, v in stats.items())
+    if stats["stale_labels"]:
+        text += "\nrun `rag index relabel` to bring the stale labels up to date"
+    common.emit(stats, as_json, text)
+
+
+@index_group.command("relabel")
+@click.option("--batch", "batch_size", type=click.IntRange(1, 10_000), default=64, show_default=True,
+              help="Chunks labelled and committed together.")
+@click.option("--limit", type=click.IntRange(1), default=None, help="Stop after about this many chunks.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def index_relabel_cmd(batch_size: int, limit: int | None, as_json: bool) -> None:
+    """Re-label chunks whose label is stale, with the current detector and configuration.
+
+    Each batch commits on its own: safe to interrupt, and a second run resumes where the first stopped.
+    """
+    from indexing.relabel import relabel_stale
+    from routing.labelling import chunk_labeler
+
+    runtime = _runtime()
+    progress = None if as_json else (lambda done, left: click.echo(f"relabelled {done}, {left} stale left"))
+    done = relabel_stale(runtime.store, chunk_labeler(runtime.detector), runtime.label_stamp, batch_size,
+                         progress=progress, limit=limit)
+    left = runtime.store.stale_label_count(runtime.label_stamp)
+    common.emit({"relabelled": done, "stale_labels": left, "label_stamp": runtime.label_stamp}, as_json,
+                f"relabelled {done} chunk(s); {left} stale left")
+
+
 def _snippet(text: str, width: int) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= width else flat[: width - 1] + "…"
@@ -202,4 +243,5 @@ def register(cli: click.Group) -> None:
     """Add `ingest`, `docs` and `search` to the `rag` group."""
     cli.add_command(ingest_cmd)
     cli.add_command(docs_group)
+    cli.add_command(index_group)
     cli.add_command(search_cmd)
