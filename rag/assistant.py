@@ -224,16 +224,32 @@ class Assistant:
             error = self._refusal(decision)
             error.prepared = prep  # type: ignore[attr-defined] - read by `plan`
             raise error
-        used = list(prep.hits)
-        budget = decision.trim_to_tokens
-        while budget is not None and used and count_tokens(build_messages(prep.question, prep.history, used)) > budget:
-            used.pop()
+        used, history = self._trimmed(prep, decision)
         prep.used = used
-        prep.messages = build_messages(prep.question, prep.history, used)
+        prep.messages = build_messages(prep.question, history, used)
         prep.prompt_tokens = count_tokens(prep.messages)
         prep.answer.citations = [_citation(h) for h in used]
         prep.answer.chunk_ids = [h.chunk_id for h in used]
         prep.answer.model = self.backends[decision.route].model.to_dict()
+
+    def _trimmed(self, prep: _Prepared, decision: Decision) -> tuple[list[SearchHit], list[dict[str, str]]]:
+        """Passages (last first), then the oldest history turns, dropped until the prompt fits the decision's
+        budget; a reason is added when even the question alone does not fit (nothing claims a fit that is not)."""
+        used, history = list(prep.hits), list(prep.history)
+        budget = decision.trim_to_tokens
+        if budget is None:
+            return used, history
+        while used and count_tokens(build_messages(prep.question, history, used)) > budget:
+            used.pop()
+        while history and count_tokens(build_messages(prep.question, history, used)) > budget:
+            history.pop(0)
+        if len(history) < len(prep.history):
+            prep.answer.reasons.append(f"dropped the {len(prep.history) - len(history)} oldest history message(s) "
+                                       f"to fit the local budget of {budget} tokens")
+        tokens = count_tokens(build_messages(prep.question, history, used))
+        if tokens > budget:
+            prep.answer.reasons.append(f"the question alone is {tokens} tokens, over the local budget of {budget}")
+        return used, history
 
     def _on_decided_route(self, prep: _Prepared, call: Callable[[GenerationBackend], T]) -> T:
         """`call` the backend of the decided route; when it is unavailable, or the egress guard stops the

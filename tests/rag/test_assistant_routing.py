@@ -245,3 +245,15 @@ def test_when_planned_and_refused_then_plan_says_refuse():
 
     assert plan.route == "refuse" and plan.chunks == []
     assert any("not sent to the server" in r for r in plan.reasons)
+
+
+def test_when_sensitive_prompt_over_local_budget_then_passages_then_old_turns_dropped_and_reasons_say_so():
+    local, server = FakeBackend("local"), FakeBackend("server")
+    history = [{"role": "user", "content": "word " * 400}, {"role": "assistant", "content": "ok"}]
+    answer = _assistant(local, server, local_context_tokens=200).answer("My SSN is 536-90-4399?", READER,
+                                                                         history=history)
+
+    sent = local.calls[0]
+    assert answer.route == "local" and answer.chunk_ids == [] and len(sent) == 3  # system, "ok", question
+    assert any("dropped the 1 oldest history message(s)" in r for r in answer.reasons)
+    assert not any("question alone" in r for r in answer.reasons)
