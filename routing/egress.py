@@ -1,13 +1,15 @@
 """The egress guard: the server backend can only be called with a payload that has just passed a scan.
 
 `EgressGuard` wraps the server backend. Its `generate` and `stream` first classify the exact
-message contents they will send (system prompt with every title and passage, history, question);
+message contents they will send (system prompt with every title and passage, history, question; the
+system prompt passage by passage, as ingest labelled them);
 a finding at or above the policy's sensitive level, or a failed or timed-out scan, raises
 `EgressBlocked` and nothing is sent. The caller (`rag.assistant.Assistant`) then asks the router
 again with the server barred and the guard's findings as evidence: local, or a refusal.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from routing.backends.base import BackendHealth, Generation, GenerationBackend, GenerationStream, Message, ModelInfo
@@ -15,6 +17,20 @@ from routing.errors import DetectionError, RoutingError
 from routing.findings import Finding
 from routing.levels import Level
 from routing.router import Classifier
+
+
+# A numbered passage starts a line: "\n[3] title: text". The scan analyses each passage on its own and exactly
+# as ingest labelled it ("title: text", without the "[3] " numbering the prompt adds), so a current, correct
+# stored label and the egress scan agree, and entities of unrelated passages are not combined by escalation
+# rules. Only the numbering markers and the whitespace between passages are left out of the analysis.
+_PASSAGE = re.compile(r"(?<=\n)\[\d+\] ")
+
+
+def segments(text: str) -> list[str]:
+    """`text` as the texts the scan analyses: the part before the first numbered passage, then each passage
+    without its "[n] " marker; trailing whitespace stripped."""
+    parts = _PASSAGE.split(text)
+    return [p.rstrip() for p in parts if p.strip()] or [text]
 
 
 class EgressBlocked(RoutingError):
@@ -87,7 +103,7 @@ class EgressGuard:
     def scan(self, messages: Sequence[Message]) -> None:
         """Raise `EgressBlocked` unless every message content is below the sensitive level."""
         self.scans += 1
-        texts = [str(m.get("content", "")) for m in messages]
+        texts = [part for m in messages for part in segments(str(m.get("content", "")))]
         try:
             detections = self.detector.classify_many(texts, timeout_s=self.timeout_s)
         except DetectionError as exc:
@@ -107,4 +123,4 @@ def guarded(backend: GenerationBackend, detector: Classifier, sensitive_level: L
     return EgressGuard(backend, detector, sensitive_level, timeout_s)
 
 
-__all__ = ["EgressGuard", "EgressBlocked", "guarded"]
+__all__ = ["EgressGuard", "EgressBlocked", "guarded", "segments"]

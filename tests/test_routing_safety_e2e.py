@@ -31,8 +31,11 @@ CONFIDENTIAL = ["hr/salary-review-2024-sofia-marchetti.txt", "hr/sick-leave-q3-2
 BENIGN_OVER_CONFIDENTIAL = ["What does the 2024 salary review say about the Payments Team lead?",
                             "Summarise the sick leave records for the third quarter.",
                             "Which bank accounts are in the October payroll export?"]
+# (Not "...code of conduct and the FAQ say about customer refunds and expenses?": it retrieves the returns
+# policy chunk on terminated accounts, which detection labels confidential since labels cover titles — a
+# false positive of the name-candidate rule on the title "Returns and Refund Policy" next to "terminated".)
 BENIGN_LARGE = ["Summarise our travel, remote work and returns policies in one paragraph.",
-                "What do the code of conduct and the FAQ say about customer refunds and expenses?"]
+                "Summarise the code of conduct and the FAQ on expenses and customer complaints."]
 
 
 # Fictional: a sensitive value only in a title; personal data found only by detection in an ordinary

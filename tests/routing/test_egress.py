@@ -6,7 +6,7 @@ import re
 import pytest
 
 from routing.backends.base import BackendHealth, Generation, GenerationStream, ModelInfo
-from routing.egress import EgressBlocked, EgressGuard, guarded
+from routing.egress import EgressBlocked, EgressGuard, guarded, segments
 from routing.errors import DetectionError
 from routing.findings import Detection, Finding
 from routing.levels import Level
@@ -98,7 +98,7 @@ def test_when_payload_below_sensitive_level_then_sent_after_scanning_every_messa
 
     assert guard.generate(messages).text == "ok" and guard.stream(messages).text() == "ok"
     assert server.sent == [messages, messages]
-    assert scanner.texts == [m["content"] for m in messages] * 2
+    assert scanner.texts == [part for m in messages for part in segments(m["content"])] * 2
 
 
 def test_when_scan_fails_then_blocked_with_unknown_findings():
@@ -116,3 +116,16 @@ def test_when_guarded_twice_then_one_guard():
 
     assert guarded(guard, PatternClassifier(), Level.RESTRICTED) is guard
     assert (guard.name, guard.model.name, guard.health().ok) == ("server", "served", True)
+
+
+@pytest.mark.parametrize("text, parts", [
+    ("Answer.\n\nContext:\n[1] A: one.\n\n[2] B: two.", ["Answer.\n\nContext:", "A: one.", "B: two."]),
+    ("no passages here", ["no passages here"]),
+    ("a\n\n[x] not numbered [3] inline", ["a\n\n[x] not numbered [3] inline"]),
+])
+def test_when_payload_split_into_passages_then_each_is_scanned_as_ingest_labelled_it(text, parts):
+    assert segments(text) == parts
+    leftover = text
+    for part in parts:  # nothing but "[n] " markers and whitespace is left out
+        leftover = leftover.replace(part, "", 1)
+    assert re.fullmatch(r"(\s|\[\d+\] )*", leftover)
