@@ -38,6 +38,7 @@ class Runtime(Protocol):
     ingestor: Any  # ingest_paths(paths, groups=None, classification=None) -> report with refused, counts()
     retriever: Any  # search(query, groups=..., k=..., mode=...) -> hits with chunk_id
     graph: Any  # stats() -> {"nodes": int, ...}
+    route_text: Any  # (text) -> decision: the one routing entry point, both backends assumed up
 
 
 RuntimeFactory = Callable[[Path], Runtime]
@@ -206,7 +207,8 @@ def run_evals(config: EvalConfig, runtime_factory: RuntimeFactory, route_factory
     Args:
         config: what to run.
         runtime_factory: home folder -> components whose index lives there (see `Runtime`).
-        route_factory: runtime -> (text -> decision); default `evals.routes.route_function`.
+        route_factory: runtime -> (text -> decision); default `runtime.route_text`, the runtime's one
+            routing entry point (both backends assumed up, so the suite measures detection and policy).
         ask_factory: runtime -> (question, groups -> answer); needed by the ``answers`` suite.
 
     Raises:
@@ -231,7 +233,7 @@ def run_evals(config: EvalConfig, runtime_factory: RuntimeFactory, route_factory
                 suites["answers"] = _answers_suite(native, loaded.native["retrieval"], config, ask_factory)
         if loaded.prompts is not None:
             if route_factory is None:
-                from evals.routes import route_function as route_factory
+                route_factory = _route_text
             prompts = ds.sample(loaded.prompts, config.limit, config.seed)
             if config.progress:
                 config.progress(f"routing: {len(prompts)} prompts")
@@ -244,6 +246,11 @@ def run_evals(config: EvalConfig, runtime_factory: RuntimeFactory, route_factory
             if "answers" in config.suites:
                 suites[f"{ext.name}-answers"] = _answers_suite(runtime, ext, config, ask_factory)
     return {"suites": suites, "config": _config_view(config)}
+
+
+def _route_text(runtime: Any) -> Callable[[str], Any]:
+    """The routing suite's `route(text) -> decision`: the runtime's `route_text` (a protocol, no rag import)."""
+    return runtime.route_text
 
 
 def _config_view(config: EvalConfig) -> dict[str, Any]:

@@ -30,9 +30,10 @@ from indexing.errors import FileTooLarge, LoaderError
 from indexing.loaders import load_bytes, read_file
 from indexing.manifest import MANIFEST_NAMES, Access, Manifest
 from indexing.store import IndexStore
-from indexing.types import Chunk, Classification, DocumentRecord, LoadedDocument
+from indexing.types import Chunk, ChunkLabel, Classification, DocumentRecord, LoadedDocument, passage_text
 
-Labeler = Callable[[list[str]], list[Classification]]
+# Labels passages ("title: text", exactly as a prompt shows them): a level, or a level with its findings summary.
+Labeler = Callable[[list[str]], "list[Classification] | list[ChunkLabel]"]
 
 
 class IngestListener(Protocol):
@@ -114,7 +115,9 @@ class Ingestor:
     Args:
         store: Where documents go.
         embedder: Embeds chunks; its tokenizer sizes them.
-        labeler: Labels chunk texts with a sensitivity level (None: chunks get the declared level).
+        labeler: Labels chunk passages ("title: text", as the prompt shows them, so titles are covered) with a
+            sensitivity level and findings summary (None: chunks get the declared level).
+        label_stamp: Detector version + config of `labeler`, stored with each label (stale when it changes).
         listeners: Derived stores kept in step (see `IngestListener`).
         max_file_bytes: Larger files are refused.
         chunk_max_tokens, chunk_overlap_tokens: Chunk size and overlap in embedder tokens.
@@ -129,8 +132,9 @@ class Ingestor:
                  chunk_max_tokens: int = 200, chunk_overlap_tokens: int = 40,
                  default_groups: Sequence[str] = ("all",),
                  default_classification: Classification = Classification.INTERNAL,
-                 embed_batch_chunks: int = 256) -> None:
+                 embed_batch_chunks: int = 256, label_stamp: str = "") -> None:
         self.store = store
+        self.label_stamp = label_stamp
         self.embedder = embedder
         self.labeler = labeler
         self.listeners = list(listeners)
@@ -244,7 +248,8 @@ class Ingestor:
             pending.clear()
             return
         with _timed(report, "label"):
-            labels = self.labeler([c.text for c in chunks]) if self.labeler else None
+            labels = self.labeler([passage_text(p.document.title, c.text) for p in pending for c in p.chunks]) \
+                if self.labeler else None
         with _timed(report, "embed"):
             vectors = self.embedder.embed([embedding_text(c, p.document.title) for p in pending for c in p.chunks])
         offset = 0
@@ -255,7 +260,8 @@ class Ingestor:
             offset += n
         pending.clear()
 
-    def _write(self, p: "_Pending", vectors, labels: Sequence[Classification], report: IngestReport) -> FileResult:
+    def _write(self, p: "_Pending", vectors, labels: "Sequence[Classification | ChunkLabel]",
+               report: IngestReport) -> FileResult:
         with _timed(report, "prepare"):
             hooks = [_hook(listener, listener.prepare(p.chunks)) for listener in self.listeners]
         doc = p.document
@@ -263,7 +269,8 @@ class Ingestor:
                                 p.access.groups, p.access.classification, p.access.classification, 0, "")
         action, reason = ("updated", "content changed") if p.existing is not None else ("added", None)
         with _timed(report, "write"):
-            stored, _removed = self.store.write_document(record, p.chunks, vectors, labels, hooks, action, reason)
+            stored, _removed = self.store.write_document(record, p.chunks, vectors, labels, hooks, action, reason,
+                                                         label_stamp=self.label_stamp if self.labeler else "")
         return FileResult(doc.source, action, record.doc_id, reason, len(p.chunks), stored.version, p.label)
 
     def _same_content(self, existing: DocumentRecord, access: Access) -> FileResult:

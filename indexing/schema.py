@@ -5,7 +5,7 @@ import sqlite3
 
 from indexing.lexical import FTS_TABLE_SQL
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)""",
@@ -35,7 +35,9 @@ SCHEMA = [
         page INTEGER,
         token_count INTEGER NOT NULL,
         label INTEGER NOT NULL,
-        embedding BLOB NOT NULL)""",
+        embedding BLOB NOT NULL,
+        findings TEXT,
+        label_stamp TEXT NOT NULL DEFAULT '')""",
     """CREATE INDEX IF NOT EXISTS chunks_by_doc ON chunks(doc_id, position)""",
     FTS_TABLE_SQL,
     """CREATE TABLE IF NOT EXISTS ingest_log (
@@ -58,15 +60,32 @@ def connect(path: str, busy_timeout_s: float) -> sqlite3.Connection:
     return conn
 
 
+# Columns added after version 1, migrated in place (ALTER TABLE ADD COLUMN keeps every row).
+# chunks.findings: JSON findings summary of the passage (no text); NULL = unknown.
+# chunks.label_stamp: detector version + config that made the label; '' = unknown (stale).
+MIGRATIONS = {"chunks": (("findings", "TEXT"), ("label_stamp", "TEXT NOT NULL DEFAULT ''"))}
+
+
 def create(conn: sqlite3.Connection) -> None:
-    """Create missing tables and the meta rows (idempotent, one transaction)."""
+    """Create missing tables, add missing columns, and the meta rows (idempotent, one transaction)."""
     conn.execute("BEGIN IMMEDIATE")
     try:
         for statement in SCHEMA:
             conn.execute(statement)
+        _add_missing_columns(conn)
         conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version' AND CAST(value AS INTEGER) < ?",
+                     (str(SCHEMA_VERSION), SCHEMA_VERSION))
         conn.execute("INSERT OR IGNORE INTO meta VALUES ('generation', '0')")
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+
+
+def _add_missing_columns(conn: sqlite3.Connection) -> None:
+    for table, columns in MIGRATIONS.items():
+        present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        for name, decl in columns:
+            if name not in present:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")

@@ -1,6 +1,7 @@
 """SQL row helpers of the index store: reading documents and hits, replacing chunks, groups and log rows."""
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import datetime, timezone
 from typing import Iterator
@@ -8,7 +9,8 @@ from typing import Iterator
 from indexing.types import Classification, DocumentRecord, SearchHit
 
 HIT_COLUMNS = """c.id, c.chunk_id, c.doc_id, d.source, d.title, c.text, c.label, c.position, c.heading, c.page,
-    (SELECT group_concat(g.group_name, char(31)) FROM document_groups g WHERE g.doc_id = c.doc_id)"""
+    (SELECT group_concat(g.group_name, char(31)) FROM document_groups g WHERE g.doc_id = c.doc_id),
+    c.findings, c.label_stamp"""
 
 
 def read_documents(conn: sqlite3.Connection, where: str, params: tuple) -> list[DocumentRecord]:
@@ -43,7 +45,8 @@ def hit(row: tuple) -> SearchHit:
     """A SearchHit (score 0) from a row of HIT_COLUMNS."""
     return SearchHit(chunk_id=row[1], doc_id=row[2], source=row[3], title=row[4], text=row[5], score=0.0,
                      label=Classification(row[6]), groups=groups(row[10]), position=row[7], heading=row[8],
-                     page=row[9])
+                     page=row[9], findings=json.loads(row[11]) if row[11] is not None else None,
+                     label_stamp=row[12] or "")
 
 
 def groups(joined: str | None) -> tuple[str, ...]:

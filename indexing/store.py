@@ -14,12 +14,13 @@ The connection is shared by threads behind a lock (WAL mode: readers in other pr
 """
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -27,7 +28,7 @@ from indexing import schema, sqlrows
 from indexing.errors import StoreError
 from indexing.faiss_index import FaissIndex
 from indexing.lexical import BM25_WEIGHTS, fts_query
-from indexing.types import Chunk, ChunkRef, Classification, DocumentRecord, SearchHit
+from indexing.types import Chunk, ChunkLabel, ChunkRef, Classification, DocumentRecord, SearchHit, passage_text
 
 DB_FILE = "index.sqlite3"
 
@@ -226,24 +227,30 @@ class IndexStore:
         self._check_meta("embedder", name, "embedding model")
 
     def write_document(self, record: DocumentRecord, chunks: Sequence[Chunk], vectors: np.ndarray,
-                       chunk_labels: Sequence[Classification], hooks: Sequence[WriteHook] = (),
-                       action: str = "added", reason: str | None = None) -> tuple[DocumentRecord, list[str]]:
+                       chunk_labels: Sequence[Classification | ChunkLabel], hooks: Sequence[WriteHook] = (),
+                       action: str = "added", reason: str | None = None,
+                       label_stamp: str = "") -> tuple[DocumentRecord, list[str]]:
         """Insert or replace a document and all its chunks in one transaction.
 
         Args:
             record: The document; `version`, `ingested_at`, `label` and `chunk_count` are computed here.
             chunks: Its chunks (already chunked, in order).
             vectors: One normalised vector per chunk, shape (len(chunks), dim).
-            chunk_labels: One label per chunk (stored as max(declared, label)).
+            chunk_labels: One label per chunk (stored as max(declared, label)), with its findings summary
+                when it is a `ChunkLabel`.
             hooks: Called inside the transaction with (connection, removed chunk ids); an error rolls back.
             action, reason: What the ingest log records.
+            label_stamp: Detector version + config the labels were made with ("" = unknown: stale).
 
         Returns:
             The stored record and the chunk ids that were removed (the old version's).
         """
         if len(chunks) != len(vectors) or len(chunks) != len(chunk_labels):
             raise ValueError("write_document needs one vector and one label per chunk")
-        labels = [max(record.declared, Classification(label)) for label in chunk_labels]
+        given = [label if isinstance(label, ChunkLabel) else ChunkLabel(Classification(label)) for label in chunk_labels]
+        labels = [max(record.declared, label.level) for label in given]
+        summaries = [json.dumps(list(label.findings)) if isinstance(raw, ChunkLabel) else None
+                     for raw, label in zip(chunk_labels, given)]
         stored = replace(record, label=max([record.declared, *labels]), chunk_count=len(chunks),
                          ingested_at=sqlrows.now())
         with self._write() as (conn, delta):
@@ -254,11 +261,13 @@ class IndexStore:
                          (stored.doc_id, stored.source, stored.title, stored.format, stored.content_hash,
                           stored.version, int(stored.declared), int(stored.label), stored.ingested_at))
             sqlrows.set_groups(conn, stored.doc_id, stored.groups)
-            for chunk, vector, label in zip(chunks, np.asarray(vectors, dtype=np.float32), labels):
+            for chunk, vector, label, summary in zip(chunks, np.asarray(vectors, dtype=np.float32), labels, summaries):
+                stamp = label_stamp if summary is not None else ""
                 rowid = conn.execute("INSERT INTO chunks (chunk_id, doc_id, position, text, heading, page, "
-                                     "token_count, label, embedding) VALUES (?,?,?,?,?,?,?,?,?)",
+                                     "token_count, label, embedding, findings, label_stamp) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                                      (chunk.chunk_id, chunk.doc_id, chunk.position, chunk.text, chunk.heading,
-                                      chunk.page, chunk.token_count, int(label), vector.tobytes())).lastrowid
+                                      chunk.page, chunk.token_count, int(label), vector.tobytes(), summary,
+                                      stamp)).lastrowid
                 conn.execute("INSERT INTO chunks_fts (rowid, text, heading, title) VALUES (?,?,?,?)",
                              (rowid, chunk.text, chunk.heading or "", stored.title))
                 delta.added.append((rowid, vector))
@@ -266,6 +275,45 @@ class IndexStore:
                 hook(conn, removed)
             sqlrows.log(conn, stored.doc_id, stored.source, action, reason)
         return stored, removed
+
+    # --- labels ----------------------------------------------------------------------------------
+    def stale_label_count(self, label_stamp: str) -> int:
+        """Chunks whose stored label was not made with `label_stamp` (other detector or config)."""
+        with self._lock:
+            return int(self.conn.execute("SELECT count(*) FROM chunks WHERE label_stamp != ?",
+                                         (label_stamp,)).fetchone()[0])
+
+    def stale_passages(self, label_stamp: str, limit: int) -> list[tuple[int, str]]:
+        """Up to `limit` (rowid, passage text) of chunks with a stale label, oldest rowid first."""
+        with self._lock:
+            rows = self.conn.execute("SELECT c.id, d.title, c.text FROM chunks c JOIN documents d ON d.doc_id = c.doc_id "
+                                     "WHERE c.label_stamp != ? ORDER BY c.id LIMIT ?", (label_stamp, limit)).fetchall()
+        return [(r[0], passage_text(r[1], r[2])) for r in rows]
+
+    def relabel(self, labels: Mapping[int, ChunkLabel], label_stamp: str) -> int:
+        """Store new labels (max with the document's declared level) and findings for chunks by rowid, in one
+        transaction, and refresh their documents' labels. Retrieval is unchanged (no generation bump).
+
+        Returns:
+            How many chunks were updated (chunks deleted meanwhile are skipped).
+        """
+        updated = 0
+        with self._write() as (conn, delta):
+            delta.cancelled = True  # labels only: the FAISS index and BM25 stay valid
+            docs: set[str] = set()
+            for rowid, label in labels.items():
+                row = conn.execute("SELECT c.doc_id, d.declared FROM chunks c JOIN documents d ON d.doc_id = c.doc_id "
+                                   "WHERE c.id = ?", (rowid,)).fetchone()
+                if row is None:
+                    continue
+                conn.execute("UPDATE chunks SET label = ?, findings = ?, label_stamp = ? WHERE id = ?",
+                             (max(int(row[1]), int(label.level)), json.dumps(list(label.findings)), label_stamp, rowid))
+                docs.add(row[0])
+                updated += 1
+            for doc_id in docs:
+                conn.execute("UPDATE documents SET label = max(declared, coalesce((SELECT max(label) FROM chunks "
+                             "WHERE doc_id = ?), 0)) WHERE doc_id = ?", (doc_id, doc_id))
+        return updated
 
     def update_access(self, doc_id: str, groups: Sequence[str], declared: Classification,
                       reason: str | None = None) -> DocumentRecord | None:

@@ -96,3 +96,21 @@ class SearchHit:
     page: int | None = None
     retrievers: dict[str, int] = field(default_factory=dict)
     graph_paths: list[list[str]] = field(default_factory=list)
+    findings: list[dict] | None = None  # stored findings summary of `passage_text(title, text)` (no text)
+    label_stamp: str = ""  # detector version + config the stored label was made with ("" = unknown)
+
+
+@dataclass(frozen=True)
+class ChunkLabel:
+    """What labelling one chunk produced at ingest: its level and a findings summary (never the text).
+
+    `findings` holds dicts with entity_type, start, end, score, level (offsets into the passage text).
+    """
+
+    level: Classification
+    findings: tuple[dict, ...] = ()
+
+
+def passage_text(title: str, text: str) -> str:
+    """A chunk as the prompt shows it (and as ingest labels it): "title: text"."""
+    return f"{title}: {text}"

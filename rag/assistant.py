@@ -1,30 +1,33 @@
 """The assistant: retrieve -> classify -> route -> prompt -> generate -> cite.
 
-One request crosses each stage once. Sensitivity is judged on everything the model would be given
-(question, chat history, retrieved chunks) plus the chunks' stored labels; `routing.policy.decide`
-makes the decision. When a backend fails mid-request the policy is consulted again with that backend
-marked down: there is no generic fallback, so a sensitive prompt can never drift to the server.
+One request crosses each stage once. Sensitivity is judged on everything the model would be given:
+the question and chat history (analysed now), the retrieved passages' stored labels and findings
+(analysed again only when stale); `routing.router.Router` makes the decision. When a backend fails
+mid-request, or the egress guard stops a server-bound payload, the router is asked again with that
+backend barred: there is no generic fallback, so a sensitive prompt can never drift to the server.
 """
 from __future__ import annotations
 
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
-from indexing.types import SearchHit
+from indexing.types import SearchHit, passage_text
+from rag.errors import PromptTooLarge
 from rag.types import Answer, Citation, Principal
 from routing.backends.base import GenerationBackend, GenerationStream
-from routing.errors import BackendError, BackendUnavailable, DetectionError, RefusedError, SensitiveBackendDown
+from routing.egress import EgressBlocked, guarded
+from routing.errors import BackendUnavailable, RefusedError, SensitiveBackendDown
 from routing.findings import Finding
-from routing.policy import DETECTION_FAILED, Decision, RoutingPolicy, decide
-from routing.prompt_tokens import estimate_tokens
+from routing.levels import Level
+from routing.policy import DETECTION_FAILED, Decision, RoutingPolicy
+from routing.router import Classifier, ContextItem, Evidence, RouteRequest, Router, count_tokens
 
 if TYPE_CHECKING:  # pragma: no cover
     from rag.retriever import Retriever
     from rag.runtime import Runtime
-    from routing.detect import PresidioDetector
 
 SYSTEM_PROMPT = (
     "You are the company knowledge assistant. Answer the question using only the numbered context "
@@ -44,19 +47,42 @@ class _Prepared:
     question: str
     history: list[dict[str, str]]
     hits: list[SearchHit]
-    findings: tuple[list[Finding] | None, list[Finding] | None]
+    request: RouteRequest
+    evidence: Evidence
     answer: Answer
     decision: Decision
     started: float
+    prompt_tokens: int = 0
+    egress: tuple[Finding, ...] | None = ()
     messages: list[dict[str, str]] = field(default_factory=list)
+    used: list[SearchHit] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PromptLimits:
+    """Bounds on what one request may make the detector and the model read (over them: 413).
+
+    Attributes:
+        max_history_turns: earlier chat messages kept in one request.
+        max_history_chars: characters over all history messages.
+        max_total_chars: characters over question + history.
+    """
+
+    max_history_turns: int = 20
+    max_history_chars: int = 16_000
+    max_total_chars: int = 20_000
 
 
 class Assistant:
     """Answers questions over the index, on the route the policy chooses.
 
+    The server backend is always wrapped in a `routing.egress.EgressGuard`: whatever was decided,
+    the exact server-bound payload is scanned before it is sent; a stopped payload is routed again
+    with the server barred.
+
     Args:
         retriever: ACL-filtered search.
-        detector: finds sensitive data (Presidio).
+        detector: classifies query-time text (question, history, stale passages, egress payloads).
         backends: {"local": llama.cpp backend, "server": OpenAI-compatible backend}.
         policy: the routing rules.
         top_k: chunks retrieved per question by default.
@@ -64,30 +90,39 @@ class Assistant:
         max_new_tokens: generation budget.
         temperature: sampling temperature (0 = greedy).
         detection_timeout_s: detection budget; past it the request counts as sensitive.
+        limits: bounds on history and prompt size.
+        label_stamp: the current detector/config stamp; a passage whose stored stamp differs is re-analysed.
     """
 
-    def __init__(self, retriever: "Retriever", detector: "PresidioDetector",
+    def __init__(self, retriever: "Retriever", detector: Classifier,
                  backends: Mapping[str, GenerationBackend], policy: RoutingPolicy, *, top_k: int = 5,
                  search_mode: str = "all", max_new_tokens: int = 128, temperature: float = 0.0,
-                 detection_timeout_s: float = 5.0) -> None:
+                 detection_timeout_s: float = 5.0, limits: PromptLimits | None = None,
+                 label_stamp: str | None = None) -> None:
         self.retriever = retriever
         self.detector = detector
         self.backends = dict(backends)
+        if "server" in self.backends:  # structural: no code path reaches the server unscanned
+            self.backends["server"] = guarded(self.backends["server"], detector, policy.sensitive_level,
+                                              detection_timeout_s)
         self.policy = policy
         self.top_k = top_k
         self.search_mode = search_mode
         self.max_new_tokens = max_new_tokens
         self.temperature = temperature
         self.detection_timeout_s = detection_timeout_s
+        self.limits = limits or PromptLimits()
+        self.label_stamp = label_stamp
+        self.router = Router(detector, policy, self._health, timeout_s=detection_timeout_s)
 
     @classmethod
     def from_runtime(cls, runtime: "Runtime") -> "Assistant":
         """Wire an assistant from a runtime's components and settings."""
         s = runtime.settings
-        return cls(runtime.retriever, runtime.detector, runtime.backends,
-                   RoutingPolicy.from_yaml(s.routing_policy_path), top_k=s.top_k, search_mode=s.search_mode,
-                   max_new_tokens=s.max_new_tokens, temperature=s.temperature,
-                   detection_timeout_s=s.detection_timeout_s)
+        limits = PromptLimits(s.max_history_turns, s.max_history_chars, s.max_prompt_chars)
+        return cls(runtime.retriever, runtime.query_detector, runtime.backends, runtime.policy, top_k=s.top_k,
+                   search_mode=s.search_mode, max_new_tokens=s.max_new_tokens, temperature=s.temperature,
+                   detection_timeout_s=s.detection_timeout_s, limits=limits, label_stamp=runtime.label_stamp)
 
     # --- public API ------------------------------------------------------------------------------
     def answer(self, question: str, principal: Principal, *, top_k: int | None = None,
@@ -95,6 +130,7 @@ class Assistant:
         """Answer `question` for `principal`.
 
         Raises:
+            PromptTooLarge: the history or the prompt is over the configured bounds (nothing analysed).
             RefusedError: the policy refused (e.g. SensitiveBackendDown: local model down, nothing sent).
             BackendError: generation failed on the chosen route and no allowed route remained.
         """
@@ -117,6 +153,24 @@ class Assistant:
             prep.messages, max_tokens=self.max_new_tokens, temperature=self.temperature, stop=STOP))
         return prep.answer, self._deltas(prep, gen_stream)
 
+    def plan(self, question: str, principal: Principal, *, top_k: int | None = None,
+             history: Sequence[Mapping[str, str]] | None = None, request_id: str | None = None) -> RoutePlan:
+        """What `answer` would send where, without generating: the same retrieval, routing and egress scan.
+
+        A refusal is reported in the plan (route "refuse"), not raised. The plan holds no text: chunk ids,
+        labels, entity types, offsets, levels, reasons and prompt tokens only.
+
+        Raises:
+            PromptTooLarge: as `answer`.
+        """
+        try:
+            prep = self._prepare(question, principal, top_k, history, request_id)
+            if prep.decision.route == "server":
+                self._dry_egress(prep)
+        except RefusedError as exc:
+            prep = exc.prepared  # type: ignore[attr-defined]
+        return RoutePlan.of(prep)
+
     def health(self) -> dict[str, dict]:
         """Each backend's health and model."""
         out = {}
@@ -125,21 +179,13 @@ class Assistant:
             out[name] = {"ok": status.ok, "detail": status.detail, "model": backend.model.to_dict()}
         return out
 
-    def route_only(self, text: str) -> Decision:
-        """The decision for `text` alone (no retrieval, no generation), backends assumed healthy."""
-        try:
-            findings: list[Finding] | None = list(self.detector.classify(text, self.detection_timeout_s).findings)
-        except DetectionError:
-            findings = None
-        tokens = self._count([{"role": "user", "content": text}])
-        return decide(findings, [], [], tokens, {"local": True, "server": True}, self.policy)
-
     # --- stages ----------------------------------------------------------------------------------
     def _prepare(self, question: str, principal: Principal, top_k: int | None,
                  history: Sequence[Mapping[str, str]] | None, request_id: str | None) -> _Prepared:
         started = time.perf_counter()
         latencies: dict[str, float] = {}
         history = [dict(m) for m in history or []]
+        check_prompt_size(question, history, self.limits)
 
         t0 = time.perf_counter()
         hits = self.retriever.search(question, groups=principal.groups, k=top_k or self.top_k,
@@ -147,71 +193,97 @@ class Assistant:
         latencies["retrieve"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        query_findings, context_findings = self._detect(question, history, hits)
-        latencies["detect"] = time.perf_counter() - t0
-
-        t0 = time.perf_counter()
-        messages = build_messages(question, history, hits)
-        tokens = self._count(messages)
-        health = {name: backend.health().ok for name, backend in self.backends.items()}
-        decision = decide(query_findings, context_findings, {h.chunk_id: h.label for h in hits}, tokens,
-                          health, self.policy)
+        request = RouteRequest((question, *(m.get("content", "") for m in history)),
+                               tuple(build_messages(question, history, hits)),
+                               tuple(self._context_item(h) for h in hits))
+        routed = self.router.route(request)
         latencies["route"] = time.perf_counter() - t0
 
-        answer = Answer(request_id=request_id or uuid.uuid4().hex, text="", citations=[], route=decision.route,
-                        reasons=list(decision.reasons), level=str(decision.level), model={},
-                        latencies=latencies, findings=_findings_summary(query_findings, context_findings))
-        prep = _Prepared(question, history, list(hits), (query_findings, context_findings), answer, decision, started)
-        self._settle(prep, decision)
+        evidence = routed.evidence
+        answer = Answer(request_id=request_id or uuid.uuid4().hex, text="", citations=[],
+                        route=routed.decision.route, reasons=list(routed.decision.reasons),
+                        level=str(routed.decision.level), model={}, latencies=latencies,
+                        findings=_findings_summary(evidence.query, evidence.context))
+        prep = _Prepared(question, history, list(hits), request, evidence, answer, routed.decision, started,
+                         routed.prompt_tokens)
+        self._settle(prep, routed.decision)
         return prep
 
-    def _detect(self, question: str, history: list[dict[str, str]],
-                hits: Sequence[SearchHit]) -> tuple[list[Finding] | None, list[Finding] | None]:
-        """Findings in what the user wrote and in the context; (None, None) when detection failed."""
-        user_texts = [question] + [m.get("content", "") for m in history]
-        try:
-            detections = self.detector.classify_many(user_texts + [h.text for h in hits],
-                                                     timeout_s=self.detection_timeout_s)
-        except DetectionError:
-            return None, None  # fail closed: decide() treats both as sensitive
-        query = [f for d in detections[:len(user_texts)] for f in d.findings]
-        context = [f for d in detections[len(user_texts):] for f in d.findings]
-        return query, context
+    def _context_item(self, hit: SearchHit) -> ContextItem:
+        """The router's view of a passage; its stored findings count only when its label stamp is current."""
+        fresh = self.label_stamp is not None and hit.label_stamp == self.label_stamp and hit.findings is not None
+        findings = tuple(Finding.from_dict(f) for f in hit.findings) if fresh else None
+        return ContextItem(hit.chunk_id, passage_text(hit.title, hit.text), Level(hit.label), findings)
 
     def _settle(self, prep: _Prepared, decision: Decision) -> None:
         """Adopt `decision`: raise if it refuses, else trim the context to its budget and set citations."""
         prep.decision = decision
         prep.answer.route, prep.answer.reasons = decision.route, list(decision.reasons)
-        if decision.refused or decision.masked:  # masking is not implemented here: fail closed
-            raise self._refusal(decision)
-        used = list(prep.hits)
-        budget = decision.trim_to_tokens
-        while budget is not None and used and self._count(build_messages(prep.question, prep.history, used)) > budget:
-            used.pop()
-        prep.messages = build_messages(prep.question, prep.history, used)
+        prep.answer.level = str(decision.level)
+        if decision.refused:
+            error = self._refusal(decision)
+            error.prepared = prep  # type: ignore[attr-defined] - read by `plan`
+            raise error
+        used, history = self._trimmed(prep, decision)
+        prep.used = used
+        prep.messages = build_messages(prep.question, history, used)
+        prep.prompt_tokens = count_tokens(prep.messages)
         prep.answer.citations = [_citation(h) for h in used]
         prep.answer.chunk_ids = [h.chunk_id for h in used]
         prep.answer.model = self.backends[decision.route].model.to_dict()
 
+    def _trimmed(self, prep: _Prepared, decision: Decision) -> tuple[list[SearchHit], list[dict[str, str]]]:
+        """Passages (last first), then the oldest history turns, dropped until the prompt fits the decision's
+        budget; a reason is added when even the question alone does not fit (nothing claims a fit that is not)."""
+        used, history = list(prep.hits), list(prep.history)
+        budget = decision.trim_to_tokens
+        if budget is None:
+            return used, history
+        while used and count_tokens(build_messages(prep.question, history, used)) > budget:
+            used.pop()
+        while history and count_tokens(build_messages(prep.question, history, used)) > budget:
+            history.pop(0)
+        if len(history) < len(prep.history):
+            prep.answer.reasons.append(f"dropped the {len(prep.history) - len(history)} oldest history message(s) "
+                                       f"to fit the local budget of {budget} tokens")
+        tokens = count_tokens(build_messages(prep.question, history, used))
+        if tokens > budget:
+            prep.answer.reasons.append(f"the question alone is {tokens} tokens, over the local budget of {budget}")
+        return used, history
+
     def _on_decided_route(self, prep: _Prepared, call: Callable[[GenerationBackend], T]) -> T:
-        """`call` the backend of the decided route; when it is unavailable, re-decide without it."""
-        tried: set[str] = set()
+        """`call` the backend of the decided route; when it is unavailable, or the egress guard stops the
+        payload, route again with that backend barred."""
+        barred: set[str] = set()
         while True:
             try:
                 return call(self.backends[prep.decision.route])
+            except EgressBlocked as exc:
+                prep.egress = exc.findings
+                barred.add("server")
+                self._reroute(prep, barred, f"{exc.reason}, policy re-checked")
             except BackendUnavailable as exc:
-                tried.add(prep.decision.route)
-                self._reroute(prep, tried, exc)  # raises once the policy has no route left
+                barred.add(prep.decision.route)
+                self._reroute(prep, barred, f"{prep.decision.route} backend failed during generation ({exc}); "
+                                            "policy re-checked")
 
-    def _reroute(self, prep: _Prepared, tried: set[str], error: BackendUnavailable) -> _Prepared:
-        """Ask the policy again with the failed backends marked down; raise if it refuses."""
-        health = {name: name not in tried and backend.health().ok for name, backend in self.backends.items()}
-        failed = f"{prep.decision.route} backend failed during generation ({error}); policy re-checked"
-        tokens = self._count(build_messages(prep.question, prep.history, prep.hits))
-        again = decide(*prep.findings, {h.chunk_id: h.label for h in prep.hits}, tokens, health, self.policy)
-        self._settle(prep, Decision(again.route, (*prep.decision.reasons, failed, *again.reasons), again.level,
-                                    again.trim_to_tokens, again.masked))
-        return prep
+    def _dry_egress(self, prep: _Prepared) -> None:
+        """The egress scan a server-bound plan would meet (dry run); re-routes as `_on_decided_route` does."""
+        try:
+            self.backends["server"].scan(prep.messages)  # type: ignore[attr-defined] - an EgressGuard
+        except EgressBlocked as exc:
+            prep.egress = exc.findings
+            self._reroute(prep, {"server"}, f"{exc.reason}, policy re-checked")
+
+    def _reroute(self, prep: _Prepared, barred: set[str], why: str) -> None:
+        """Ask the router again with `barred` backends excluded; raise if it refuses."""
+        again = self.router.route(prep.request, barred=barred, egress_findings=prep.egress,
+                                  evidence=prep.evidence).decision
+        self._settle(prep, Decision(again.route, (*prep.decision.reasons, why, *again.reasons), again.level,
+                                    again.trim_to_tokens))
+
+    def _health(self) -> dict[str, bool]:
+        return {name: backend.health().ok for name, backend in self.backends.items()}
 
     def _refusal(self, decision: Decision) -> RefusedError:
         sensitive = decision.level >= self.policy.sensitive_level or any(DETECTION_FAILED in r for r in decision.reasons)
@@ -236,14 +308,48 @@ class Assistant:
                              "total_tokens": prompt_tokens + completion_tokens}
         prep.answer.latencies["total"] = time.perf_counter() - prep.started
 
-    def _count(self, messages: Sequence[Mapping[str, str]]) -> int:
-        """Prompt tokens by the local model's tokenizer; an estimate when that model is down."""
-        text = "\n".join(m["content"] for m in messages)
-        try:
-            tokens = self.backends["local"].count_tokens(text)
-        except BackendError:
-            tokens = estimate_tokens(text)
-        return tokens + 8 * len(messages)  # chat-template overhead per message
+
+@dataclass(frozen=True)
+class RoutePlan:
+    """A dry run: where a request would go and what it would carry, without any text.
+
+    Attributes:
+        route, level, reasons: the decision (after the egress scan, for a server-bound plan).
+        chunks: [{"chunk_id", "label", "doc_id"}] of the passages that would be sent, in prompt order.
+        findings: entity types, offsets, scores and levels found (where: query or context).
+        prompt_tokens: the prompt's size as the router counts it.
+    """
+
+    route: str
+    level: str
+    reasons: list[str]
+    chunks: list[dict[str, str]]
+    findings: list[dict]
+    prompt_tokens: int
+
+    @classmethod
+    def of(cls, prep: _Prepared) -> "RoutePlan":
+        used = prep.used if prep.decision.route != "refuse" else []
+        chunks = [{"chunk_id": h.chunk_id, "doc_id": h.doc_id, "label": str(h.label)} for h in used]
+        return cls(prep.decision.route, str(prep.decision.level), list(prep.decision.reasons), chunks,
+                   list(prep.answer.findings), prep.prompt_tokens)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def check_prompt_size(question: str, history: Sequence[Mapping[str, str]], limits: PromptLimits) -> None:
+    """Raise `PromptTooLarge` when the history or the whole user input is over `limits`."""
+    history_chars = sum(len(str(m.get("content", ""))) for m in history)
+    if len(history) > limits.max_history_turns:
+        raise PromptTooLarge(f"the conversation has {len(history)} earlier messages; the limit is "
+                             f"{limits.max_history_turns}. Start a new conversation or drop old turns.", field="messages")
+    if history_chars > limits.max_history_chars:
+        raise PromptTooLarge(f"the conversation history has {history_chars} characters; the limit is "
+                             f"{limits.max_history_chars}. Drop old turns.", field="messages")
+    if history_chars + len(question) > limits.max_total_chars:
+        raise PromptTooLarge(f"question and history have {history_chars + len(question)} characters; the limit "
+                             f"is {limits.max_total_chars}. Shorten them.", field="messages")
 
 
 def build_messages(question: str, history: Sequence[Mapping[str, str]], hits: Sequence[SearchHit]) -> list[dict[str, str]]:

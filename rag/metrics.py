@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 REASON_LABELS = ("detection_failed", "sensitive_query", "sensitive_context", "context_label", "not_sensitive",
-                 "kept_local", "trimmed", "masked_to_server", "refused_local_down", "large_prompt", "small_prompt",
+                 "kept_local", "trimmed", "egress_blocked", "refused_local_down", "large_prompt", "small_prompt",
                  "all_backends_down", "server_down_fallback", "local_down_fallback", "other")
 STAGES = ("retrieve", "detect", "route", "generate", "total")
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
@@ -21,7 +21,7 @@ _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.
 _REASON_PATTERNS: tuple[tuple[str, str], ...] = (
     ("detection_failed", r"detection failed"),
     ("refused_local_down", r"local backend down: sensitive request refused"),
-    ("masked_to_server", r"mask"),
+    ("egress_blocked", r"^server-bound payload|egress"),
     ("all_backends_down", r"both down"),
     ("server_down_fallback", r"^server backend down"),
     ("local_down_fallback", r"^local backend down"),

@@ -20,6 +20,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from rag.retriever import Retriever
     from routing.backends.base import GenerationBackend
     from routing.detect import PresidioDetector
+    from routing.detect_pool import DetectionPool
+    from routing.policy import Decision, RoutingPolicy
+    from routing.router import Router
 
 
 class Runtime:
@@ -64,10 +67,13 @@ class Runtime:
     def ingestor(self) -> "Ingestor":
         from indexing.ingest import Ingestor
 
+        from rag.labelling import chunk_labeler
+
         return Ingestor(
             store=self.store,
             embedder=self.embedder,
-            labeler=self.detector.label_texts if self.settings.ingest_detect else None,
+            labeler=chunk_labeler(self.detector) if self.settings.ingest_detect else None,
+            label_stamp=self.label_stamp,
             listeners=[self.graph] if self.settings.ingest_graph else [],
             max_file_bytes=self.settings.max_file_bytes,
             chunk_max_tokens=self.settings.chunk_max_tokens,
@@ -77,7 +83,49 @@ class Runtime:
             embed_batch_chunks=self.settings.ingest_batch_chunks,
         )
 
+    @cached_property
+    def label_stamp(self) -> str:
+        """The stamp of labels the current detector and recognizers file make (see `rag.labelling`)."""
+        from rag.labelling import detector_stamp
+
+        return detector_stamp(self.detector, self.settings.recognizers_path, self.settings.spacy_model)
+
     # --- query path ------------------------------------------------------------------------------
+    @cached_property
+    def policy(self) -> "RoutingPolicy":
+        from routing.policy import RoutingPolicy
+
+        return RoutingPolicy.from_yaml(self.settings.routing_policy_path)
+
+    @cached_property
+    def query_detector(self) -> "PresidioDetector | DetectionPool":
+        """Detection for the query path: a pool of worker processes (`detection_workers` > 0), else in-process."""
+        s = self.settings
+        if s.detection_workers <= 0:
+            return self.detector
+        from routing.detect_pool import DetectionPool
+
+        return DetectionPool(s.recognizers_path, spacy_model=s.spacy_model, workers=s.detection_workers,
+                             timeout_s=s.detection_timeout_s)
+
+    def router(self, health: "dict[str, bool] | None" = None) -> "Router":
+        """The routing entry point; `health` fixes backend health (e.g. `rag route`), else the backends are asked.
+
+        With fixed health no backend is built, so routing a bare prompt loads only the detector.
+        """
+        from routing.router import Router
+
+        probe = (lambda: dict(health)) if health is not None else \
+            (lambda: {name: b.health().ok for name, b in self.backends.items()})
+        return Router(self.query_detector if health is None else self.detector, self.policy, probe,
+                      timeout_s=self.settings.detection_timeout_s)
+
+    def route_text(self, text: str) -> "Decision":
+        """The decision for a bare prompt with both backends assumed up (the routing eval suite's `route`)."""
+        from routing.router import RouteRequest
+
+        return self.router({"local": True, "server": True}).route(RouteRequest.for_text(text)).decision
+
     @cached_property
     def searcher(self) -> "HybridSearcher":
         from indexing.search import HybridSearcher
@@ -115,5 +163,13 @@ class Runtime:
         """Load every model now (API start-up) instead of on the first request."""
         self.embedder.warm_up()
         self.detector.warm_up()
+        self.query_detector.warm_up()
         for backend in self.backends.values():
             backend.warm_up()
+
+    def close(self) -> None:
+        """Stop what the runtime started: detection workers, the index connection."""
+        for name in ("query_detector", "store"):
+            part = vars(self).get(name)
+            if part is not None and part is not vars(self).get("detector") and callable(getattr(part, "close", None)):
+                part.close()

@@ -46,6 +46,13 @@ class Finding:
             out["rule"] = self.rule
         return out
 
+    @classmethod
+    def from_dict(cls, data: "dict[str, object]") -> "Finding":
+        """Rebuild a finding from `to_dict` output (a stored findings summary)."""
+        return cls(entity_type=str(data["entity_type"]), start=int(data["start"]), end=int(data["end"]),  # type: ignore[arg-type]
+                   score=float(data["score"]), level=Level.parse(str(data["level"])),  # type: ignore[arg-type]
+                   rule=str(data["rule"]) if data.get("rule") else None)
+
 
 @dataclass(frozen=True)
 class Detection:

@@ -4,8 +4,9 @@
 "nothing sensitive reaches the server". It fails closed:
 
 * findings given as ``None`` mean detection failed or timed out: the request is sensitive;
-* a sensitive request never falls back to the server (unless the operator enabled `mask_mode`
-  and every sensitive span is known, see below); when the local backend is down it is refused;
+* a sensitive request never falls back to the server; when the local backend is down it is refused;
+* `egress_findings` are what the last scan of a server-bound payload found (see `routing.egress`):
+  they count like query findings, so a payload the guard stopped is re-decided as sensitive;
 * a missing entry in `backend_health` means that backend is down.
 
 Every rule that fires adds a human-readable reason; reasons name entity types and levels, never text.
@@ -37,10 +38,6 @@ class RoutingPolicy(BaseModel):
         small_prompt_preference: where non-sensitive prompts within the local budget go.
             Default "server": the local node is the only place sensitive traffic can run, so
             non-sensitive traffic should not queue in front of it while the batching server has room.
-        mask_mode: when the local backend is down, send a sensitive request to the server with its
-            detected spans masked — only if detection succeeded, no stored label demands it and the
-            level is at most `mask_max_level`. Off by default.
-        mask_max_level: highest level that mask mode may send to the server.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -48,10 +45,8 @@ class RoutingPolicy(BaseModel):
     sensitive_level: Level = Level.CONFIDENTIAL
     local_context_tokens: int = Field(1536, gt=0)
     small_prompt_preference: Literal["local", "server"] = "server"
-    mask_mode: bool = False
-    mask_max_level: Level = Level.CONFIDENTIAL
 
-    @field_validator("sensitive_level", "mask_max_level", mode="before")
+    @field_validator("sensitive_level", mode="before")
     @classmethod
     def _parse_level(cls, value: object) -> Level:
         return Level.parse(value)  # type: ignore[arg-type]
@@ -77,14 +72,12 @@ class Decision:
         reasons: human-readable reasons, in the order the rules fired.
         level: the request's sensitivity level (max over query, context findings and labels).
         trim_to_tokens: when set, the caller must shrink the prompt to this many tokens.
-        masked: the caller must mask detected spans before sending (mask mode only).
     """
 
     route: Route
     reasons: tuple[str, ...]
     level: Level
     trim_to_tokens: int | None = None
-    masked: bool = False
 
     @property
     def refused(self) -> bool:
@@ -96,7 +89,6 @@ class _Evidence:
     level: Level
     sensitive: bool
     reasons: tuple[str, ...]
-    maskable: bool  # every sensitive item is a located finding (no failure, no label-only)
 
 
 def decide(
@@ -106,6 +98,7 @@ def decide(
     prompt_tokens: int,
     backend_health: Mapping[str, bool],
     policy: RoutingPolicy,
+    egress_findings: Sequence[Finding] | None = (),
 ) -> Decision:
     """Decide the route of one request.
 
@@ -116,27 +109,29 @@ def decide(
         prompt_tokens: size of the full prompt (question + context) in tokens.
         backend_health: {"local": bool, "server": bool}; a missing key means down.
         policy: the routing rules.
+        egress_findings: findings of the egress scan of a server-bound payload (None: that scan
+            failed or timed out); empty when no payload was scanned.
 
     Returns:
         The decision with its reasons. Never raises for a down backend: it refuses instead.
     """
     if prompt_tokens < 0:
         raise ValueError(f"prompt_tokens must be >= 0, got {prompt_tokens}")
-    evidence = _gather(query_findings, context_findings, context_labels, policy)
+    evidence = _gather(query_findings, context_findings, egress_findings, context_labels, policy)
     local_up = bool(backend_health.get("local", False))
     server_up = bool(backend_health.get("server", False))
     if evidence.sensitive:
-        return _route_sensitive(evidence, prompt_tokens, local_up, server_up, policy)
+        return _route_sensitive(evidence, prompt_tokens, local_up, policy)
     return _route_non_sensitive(evidence, prompt_tokens, local_up, server_up, policy)
 
 
-def _gather(query_findings, context_findings, context_labels, policy: RoutingPolicy) -> _Evidence:
+def _gather(query_findings, context_findings, egress_findings, context_labels, policy: RoutingPolicy) -> _Evidence:
     threshold = policy.sensitive_level
     reasons: list[str] = []
     levels: list[Level] = []
     failed = False
-    label_driven = False
-    for where, findings in (("query", query_findings), ("context", context_findings)):
+    for where, findings in (("query", query_findings), ("context", context_findings),
+                            ("server-bound payload", egress_findings)):
         if findings is None:
             failed = True
             reasons.append(f"{where} {DETECTION_FAILED}")
@@ -150,14 +145,13 @@ def _gather(query_findings, context_findings, context_labels, policy: RoutingPol
     for chunk, label in _labels(context_labels):
         levels.append(label)
         if label >= threshold:
-            label_driven = True
             name = f"context chunk {chunk}" if chunk else "context chunk"
             reasons.append(f"{name} label {label} >= {threshold}")
     level = max(levels, default=Level.PUBLIC)
     sensitive = failed or level >= threshold
     if not sensitive:
         reasons.append(f"highest level {level} < {threshold}: not sensitive")
-    return _Evidence(level, sensitive, tuple(reasons), maskable=not failed and not label_driven)
+    return _Evidence(level, sensitive, tuple(reasons))
 
 
 def _strongest_by_entity(findings: Sequence[Finding]) -> list[tuple[str, Level, str | None]]:
@@ -175,7 +169,7 @@ def _labels(context_labels) -> list[tuple[str | None, Level]]:
     return [(None, Level.parse(v)) for v in context_labels]
 
 
-def _route_sensitive(ev: _Evidence, tokens: int, local_up: bool, server_up: bool, policy: RoutingPolicy) -> Decision:
+def _route_sensitive(ev: _Evidence, tokens: int, local_up: bool, policy: RoutingPolicy) -> Decision:
     budget = policy.local_context_tokens
     if local_up:
         reasons = [*ev.reasons, f"sensitive ({ev.level}): kept local"]
@@ -184,9 +178,6 @@ def _route_sensitive(ev: _Evidence, tokens: int, local_up: bool, server_up: bool
             trim = budget
             reasons.append(f"prompt {tokens} tokens > local budget {budget}: trimmed to fit the local model")
         return Decision("local", tuple(reasons), ev.level, trim_to_tokens=trim)
-    if policy.mask_mode and ev.maskable and server_up and ev.level <= policy.mask_max_level:
-        reasons = [*ev.reasons, f"local backend down: detected spans masked, sent to server (mask mode, {ev.level})"]
-        return Decision("server", tuple(reasons), ev.level, masked=True)
     reasons = [*ev.reasons, "local backend down: sensitive request refused, not sent to the server"]
     return Decision("refuse", tuple(reasons), ev.level)
 

@@ -13,9 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from indexing.types import ChunkLabel, Classification
 from rag.config import Settings
 from rag.runtime import Runtime
 from rag.types import Principal
+from routing.egress import EgressBlocked
 from routing.errors import RefusedError
 
 pytestmark = [pytest.mark.slow, pytest.mark.vllm]
@@ -29,8 +31,24 @@ CONFIDENTIAL = ["hr/salary-review-2024-sofia-marchetti.txt", "hr/sick-leave-q3-2
 BENIGN_OVER_CONFIDENTIAL = ["What does the 2024 salary review say about the Payments Team lead?",
                             "Summarise the sick leave records for the third quarter.",
                             "Which bank accounts are in the October payroll export?"]
+# (Not "...code of conduct and the FAQ say about customer refunds and expenses?": it retrieves the returns
+# policy chunk on terminated accounts, which detection labels confidential since labels cover titles — a
+# false positive of the name-candidate rule on the title "Returns and Refund Policy" next to "terminated".)
 BENIGN_LARGE = ["Summarise our travel, remote work and returns policies in one paragraph.",
-                "What do the code of conduct and the FAQ say about customer refunds and expenses?"]
+                "Summarise the code of conduct and the FAQ on expenses and customer complaints."]
+
+
+# Fictional: a sensitive value only in a title; personal data found only by detection in an ordinary
+# internal document; a sensitive history turn.
+TITLE_SECRET = "536-90-4399"
+TITLE_DOC = (f"Visitor badge list for Dana Whitfield SSN {TITLE_SECRET}\n\n"
+             "Visitor badges for the returns workshop are collected at reception and handed back after the "
+             "workshop. Lost badges are reported to the front desk.\n")
+INTERNAL_SECRET = "$142,500"
+INTERNAL_DOC = ("Returns desk rota\n\nThe returns desk handles refund escalations on weekdays. The rota rotates "
+                "every Monday between the two desk leads. Escalations after 17:00 wait for the next morning. "
+                f"Marta Kowalczyk earns {INTERNAL_SECRET} a year as the senior desk lead.\n")
+HISTORY_SECRET = "741-52-8836"
 
 
 def _sensitive_prompts(n: int) -> list[str]:
@@ -57,6 +75,12 @@ def assistant_and_proxy(tmp_path, recording_vllm):
     assert report.ok
     report = runtime.ingestor.ingest_paths([corpus / "hr", corpus / "finance"], groups=["hr"],
                                            classification="confidential")
+    assert report.ok
+    extra = home / "extra"
+    extra.mkdir()
+    (extra / "badges.txt").write_text(TITLE_DOC)
+    (extra / "returns-desk-rota.txt").write_text(INTERNAL_DOC)
+    report = runtime.ingestor.ingest_paths([extra], groups=["all"], classification="internal")
     assert report.ok
     secret_texts = [chunk.text for rel in CONFIDENTIAL
                     for chunk in runtime.store.document_chunks(runtime.store.get_document(Path(rel).name).doc_id)]
@@ -100,3 +124,53 @@ def test_when_prompts_are_sensitive_or_context_confidential_then_server_receives
             assert prompt not in text
         for secret in secret_texts:
             assert " ".join(secret.split())[:200] not in " ".join(text.split())
+
+
+def test_when_title_history_or_detected_personal_data_is_sensitive_then_none_reaches_the_server(assistant_and_proxy):
+    assistant, bodies, _ = assistant_and_proxy
+    employee = Principal("employee", ("all",))
+    routes = {}
+    for prompt, history in [
+        ("When are visitor badges for the returns workshop handed back?", []),
+        ("Who is the senior desk lead on the returns desk rota?", []),
+        ("What is the travel policy for trains?", [{"role": "user", "content": f"My SSN is {HISTORY_SECRET}."},
+                                                   {"role": "assistant", "content": "Noted."}]),
+    ]:
+        try:
+            routes[prompt] = assistant.answer(prompt, employee, history=history).route
+        except RefusedError:
+            routes[prompt] = "refuse"
+    assert set(routes.values()) <= {"local", "refuse"}, routes
+
+    # The guard on its own: a payload holding a secret never leaves, whoever calls the server backend.
+    with pytest.raises(EgressBlocked):
+        assistant.backends["server"].generate([{"role": "user", "content": f"Badge holder SSN {TITLE_SECRET}"}])
+
+    for prompt in BENIGN_LARGE:  # benign large-context requests still reach the server
+        assert assistant.answer(prompt, employee, top_k=12).route == "server"
+
+    sent = _sent_text(bodies)
+    assert len(sent) >= len(BENIGN_LARGE)
+    for text in sent:
+        for secret in (TITLE_SECRET, INTERNAL_SECRET, HISTORY_SECRET, "Dana Whitfield", "Marta Kowalczyk"):
+            assert secret not in text
+
+
+def test_when_stored_label_is_wrong_but_current_then_egress_scan_still_keeps_title_off_the_server(assistant_and_proxy):
+    assistant, bodies, _ = assistant_and_proxy
+    runtime_store = assistant.retriever.searcher.store
+    doc = runtime_store.get_document("badges.txt")
+    rowids = runtime_store.rowids_for([c.chunk_id for c in runtime_store.document_chunks(doc.doc_id)])
+    # Forge what a detector miss at ingest would leave: a current stamp on a public label without findings.
+    runtime_store.conn.execute("UPDATE documents SET declared = 0 WHERE doc_id = ?", (doc.doc_id,))
+    runtime_store.relabel({rowid: ChunkLabel(Classification.PUBLIC) for rowid in rowids.values()},
+                          assistant.label_stamp)
+
+    employee = Principal("employee", ("all",))
+    answer = assistant.answer("When are visitor badges for the returns workshop handed back?", employee, top_k=1)
+
+    assert answer.chunk_ids == list(rowids), "the badge list must be the one passage retrieved"
+
+    assert answer.route == "local", answer.reasons
+    assert any(r.startswith("egress scan of the server-bound payload found") for r in answer.reasons), answer.reasons
+    assert all(TITLE_SECRET not in text and "Dana Whitfield" not in text for text in _sent_text(bodies))

@@ -29,7 +29,7 @@ class ErrorResponse(BaseModel):
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse, "description": text}
-    for code, text in {401: "Missing or unknown API key", 403: "Role not allowed", 413: "Question or file too large",
+    for code, text in {401: "Missing or unknown API key", 403: "Role not allowed", 413: "Question, history, prompt or file too large",
                        415: "Unsupported file type", 422: "Invalid request field",
                        429: "Rate limit of the API key reached (Retry-After)",
                        503: "Backend unavailable, or sensitive request refused (not sent elsewhere)"}.items()
@@ -46,6 +46,41 @@ class QueryRequest(BaseModel):
 
     question: str = Field(min_length=1, description="The question (at most Settings.max_question_chars characters).")
     top_k: int | None = Field(None, ge=1, le=50, description="Chunks to retrieve; default Settings.top_k.")
+
+
+class HistoryMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["user", "assistant"]
+    content: str
+
+
+class RoutePlanRequest(BaseModel):
+    """A dry run: what a question (with optional chat history) would send where."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(min_length=1, description="The question (at most Settings.max_question_chars characters).")
+    history: list[HistoryMessage] = Field(default_factory=list, description="Earlier turns, oldest first.")
+    top_k: int | None = Field(None, ge=1, le=50, description="Chunks to retrieve; default Settings.top_k.")
+
+
+class PlannedChunk(BaseModel):
+    chunk_id: str
+    doc_id: str
+    label: str
+
+
+class RoutePlanResponse(BaseModel):
+    """Where the request would go and what it would carry: ids, labels, entity types, offsets, levels; never text."""
+
+    request_id: str
+    route: str
+    level: str
+    reasons: list[str]
+    chunks: list[PlannedChunk]
+    findings: list[dict[str, Any]]
+    prompt_tokens: int
 
 
 class CitationOut(BaseModel):

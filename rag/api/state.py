@@ -67,6 +67,10 @@ class ServiceState:
             logger.warning("index unavailable: %s", exc)
             return {"ok": False, "detail": f"{type(exc).__name__}: {exc}"}
         self.metrics.set_index_size(int(stats.get("documents", 0)), int(stats.get("chunks", 0)))
+        try:  # labels made by another detector or configuration: `rag index relabel` updates them
+            stats["stale_labels"] = self.runtime.store.stale_label_count(self.runtime.label_stamp)
+        except Exception as exc:  # noqa: BLE001
+            logger.warning("stale label count unavailable: %s", exc)
         stats.pop("groups", None)  # group names are not for unauthenticated probes
         return {"ok": True, **stats}
 
@@ -85,11 +89,10 @@ class ServiceState:
             self.index_status()
 
     def close(self) -> None:
-        """Release what the runtime opened (the index), if it offers a close, and the audit log's connection."""
+        """Release what the runtime opened (detection workers, the index) and the audit log's connection."""
         self.audit.close()
-        store = vars(self.runtime).get("store")
-        if store is not None and callable(getattr(store, "close", None)):
-            _attempt({}, "close", store.close)
+        if callable(getattr(self.runtime, "close", None)):
+            _attempt({}, "close", self.runtime.close)
 
 
 def _attempt(errors: dict[str, str], name: str, fn: Any) -> Any:

@@ -7,7 +7,6 @@ exponential backoff. A stream that breaks after it started is never retried.
 """
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -18,16 +17,11 @@ from routing.backends.base import (BackendHealth, Generation, GenerationStream, 
                                    validate_request)
 from routing.backends.sse import error_message, iter_sse_data, parse_chunk
 from routing.errors import BackendUnavailable, GenerationError
+from routing.prompt_tokens import estimate_tokens
 
 RETRY_STATUSES = frozenset({502, 503})
 UNAVAILABLE_STATUSES = frozenset({408, 429})
 DEFAULT_CONTEXT_WINDOW = 2048
-
-
-def approx_token_count(text: str) -> int:
-    """Conservative token estimate when no tokenizer is reachable: one token per 3 UTF-8 bytes
-    (BPE tokenizers average about 4 bytes per token on English text, so this over-counts)."""
-    return max(1, math.ceil(len(text.encode("utf-8")) / 3)) if text else 0
 
 
 class OpenAICompatBackend:
@@ -125,7 +119,7 @@ class OpenAICompatBackend:
     def count_tokens(self, text: str) -> int:
         """Tokens of `text` from vLLM's ``POST /tokenize`` (server root, no special tokens).
 
-        Servers without that endpoint, or an unreachable server, get `approx_token_count`
+        Servers without that endpoint, or an unreachable server, get `routing.prompt_tokens.estimate_tokens`
         (over-counts; remembered after a 404 so it is not asked again).
         """
         if not text:
@@ -140,7 +134,7 @@ class OpenAICompatBackend:
                 self._tokenize_supported = response.status_code != 404
             except (httpx.HTTPError, ValueError, KeyError, TypeError):
                 pass
-        return approx_token_count(text)
+        return estimate_tokens(text)
 
     # --- generation ------------------------------------------------------------------------------
     def generate(self, messages: Sequence[Message], *, max_tokens: int = 128, temperature: float = 0.0,
@@ -250,4 +244,4 @@ def _status_error(response: httpx.Response, base_url: str) -> BackendUnavailable
     return GenerationError(message, backend="server")
 
 
-__all__ = ["OpenAICompatBackend", "approx_token_count"]
+__all__ = ["OpenAICompatBackend"]

@@ -129,3 +129,17 @@ def test_when_search_mode_is_not_given_then_rag_search_mode_decides(rag, corpus,
 def test_when_search_reader_is_bad_then_exit_2(rag, corpus, args, words) -> None:
     result = rag("search", "refund", *args)
     assert result.exit_code == 2 and words in result.stderr
+
+
+def test_when_labels_are_stale_then_status_counts_them_and_relabel_brings_them_up_to_date(rag, corpus) -> None:
+    assert rag("ingest", corpus).exit_code == 0  # detection off: no label carries the current stamp
+    status = json.loads(rag("index", "status", "--json").stdout)
+    assert status["stale_labels"] == status["chunks"] >= 2
+
+    relabel = rag("index", "relabel", "--batch", "1", "--json")
+
+    assert relabel.exit_code == 0, relabel.output
+    assert json.loads(relabel.stdout) == {"relabelled": status["chunks"], "stale_labels": 0,
+                                          "label_stamp": status["label_stamp"]}
+    after = json.loads(rag("index", "status", "--json").stdout)
+    assert after["stale_labels"] == 0 and after["labels"]["confidential"] == 1  # the declared level is kept

@@ -79,6 +79,15 @@ class FakeAssistant:
 
         return answer, pieces()
 
+    def plan(self, question, principal, *, top_k=None, history=None, request_id=None):
+        from rag.assistant import RoutePlan
+
+        self.calls.append({"question": question, "principal": principal, "top_k": top_k, "history": history})
+        if self.error is not None:
+            raise self.error
+        return RoutePlan("local", "internal", ["highest level internal < confidential: not sensitive"],
+                         [{"chunk_id": "c1", "doc_id": "d1", "label": "internal"}], [], 42)
+
     def health(self) -> dict:
         return self.health_result
 

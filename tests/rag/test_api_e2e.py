@@ -53,7 +53,8 @@ def detector(tmp_path_factory):
 
 def _runtime(home: Path, embedder, detector, **overrides) -> Runtime:
     settings = Settings(home=home, max_new_tokens=16, top_k=3, max_question_chars=600,
-                        vllm_url=f"http://127.0.0.1:{_free_port()}/v1", vllm_timeout_s=5.0, **overrides)
+                        vllm_url=f"http://127.0.0.1:{_free_port()}/v1", vllm_timeout_s=5.0,
+                        **{"detection_workers": 0, **overrides})  # the shared warmed detector, in-process
     runtime = Runtime(settings)
     runtime.embedder = embedder
     runtime.detector = detector
@@ -118,6 +119,57 @@ def test_when_asking_about_other_groups_document_then_no_chunk_of_it_anywhere(e2
     for record in e2e.client.app.state.rag.audit.tail(4):
         assert not set(record["chunk_ids"]) & other_chunks
     assert secret_code not in json.dumps([query, search, chat, stream])
+
+
+@pytest.mark.parametrize("user, question", [
+    ("emp_a", "When does the Vega steering group meet and what is the Vega budget code?"),
+    ("emp_b", "When does the Orion review board meet and what is the Orion budget code?"),
+])
+def test_when_route_dry_run_then_plan_lists_only_readable_chunks_and_no_text(e2e, user, question):
+    own, other = _own_and_other(e2e, user)
+    own_chunks = {c.chunk_id for c in e2e.runtime.store.document_chunks(own)}
+    audit_before = len(e2e.client.app.state.rag.audit.tail(1000))
+
+    response = e2e.client.post("/v1/route", json={"question": question, "top_k": 5}, headers=e2e.auth(user))
+
+    assert response.status_code == 200, response.text
+    plan = response.json()
+    assert {c["chunk_id"] for c in plan["chunks"]} <= own_chunks and plan["chunks"]
+    assert {c["doc_id"] for c in plan["chunks"]} == {own} and other not in response.text
+    assert plan["route"] == "local" and plan["prompt_tokens"] > 0 and plan["reasons"]  # the server is down here
+    assert all(c["label"] == "internal" for c in plan["chunks"])
+    assert not any(word in response.text for word in ("Tuesday", "Thursday", "VGA-4410", "ORN-7731"))
+    assert len(e2e.client.app.state.rag.audit.tail(1000)) == audit_before + 1  # audited, nothing generated
+
+
+def test_when_route_dry_run_of_sensitive_history_then_entity_types_and_offsets_only(e2e):
+    history = [{"role": "user", "content": "My SSN is 536-90-4399."}, {"role": "assistant", "content": "Noted."}]
+    response = e2e.client.post("/v1/route", headers=e2e.auth("emp_a"),
+                               json={"question": "What is the Orion budget code?", "history": history})
+
+    assert response.status_code == 200, response.text
+    plan = response.json()
+    ssn = [f for f in plan["findings"] if f["entity_type"] == "US_SSN"]
+    assert ssn and ssn[0]["where"] == "query" and ssn[0]["end"] > ssn[0]["start"] and ssn[0]["level"] == "restricted"
+    assert plan["level"] == "restricted" and plan["route"] == "local"
+    assert "536-90-4399" not in response.text
+
+
+@pytest.mark.parametrize("path, body", [
+    ("/v1/route", {"question": "hi", "history": [{"role": "user", "content": "x"}] * 21}),
+    ("/v1/chat/completions", {"model": "rag", "messages": [{"role": "user", "content": "y" * 17_000},
+                                                            {"role": "user", "content": "hi"}]}),
+])
+def test_when_history_or_prompt_over_bounds_then_413_with_message(e2e, path, body):
+    response = e2e.client.post(path, json=body, headers=e2e.auth("emp_a"))
+
+    assert response.status_code == 413, response.text
+    assert "limit" in response.json()["error"]["message"]
+
+
+def test_when_route_dry_run_without_key_then_401(e2e):
+    response = e2e.client.post("/v1/route", json={"question": "hi"}, headers={"Authorization": "Bearer rag_nope"})
+    assert response.status_code == 401
 
 
 def test_when_knowledge_manager_reads_other_groups_document_then_404(e2e):

@@ -337,6 +337,15 @@ def test_when_one_backend_up_and_index_opens_then_ready(svc):
     assert all(m["sha256"] for m in body["models"] if m["role"] != "server" or m["path"])
 
 
+def test_when_chunk_labels_were_made_without_the_current_detector_then_readyz_counts_them_stale(svc):
+    result = svc.runtime.ingestor.ingest_bytes("faq.md", b"# FAQ\n\nThe office opens at nine.", groups=["team-a"])
+    assert result.action == "added"
+
+    index = svc.client.get("/readyz").json()["index"]
+
+    assert index["stale_labels"] == index["chunks"] >= 1  # ingested without a labeller: no current stamp
+
+
 def test_when_no_backend_up_then_readyz_503(svc, assistant):
     assistant.health_result = {"local": {"ok": False, "detail": "x"}, "server": {"ok": False, "detail": "y"}}
     response = svc.client.get("/readyz")

@@ -121,8 +121,139 @@ def test_when_both_backends_fail_then_refused():
         _assistant(local, server).answer("How long do returns take?", READER)
 
 
-def test_when_mask_mode_decision_then_refused_because_masking_is_not_implemented():
+STAMP = "detector-v1:test"
+
+
+class StampedRetriever:
+    """One passage whose stored label is current (stamp matches) and says public."""
+
+    def __init__(self, title: str, text: str, findings: list | None = None) -> None:
+        self.hit = SearchHit(chunk_id="c9", doc_id="d9", source="b.md", title=title, text=text, score=1.0,
+                             label=Classification.PUBLIC, groups=("all",), findings=findings or [], label_stamp=STAMP)
+
+    def search(self, query, *, groups, k, mode):
+        return [self.hit]
+
+
+def _stamped(local, server, retriever, detector=None) -> Assistant:
+    return Assistant(retriever, detector or FakeDetector(), {"local": local, "server": server}, RoutingPolicy(),
+                     label_stamp=STAMP)
+
+
+def test_when_fresh_label_misses_what_the_payload_holds_then_egress_guard_bars_server():
+    local, server = FakeBackend("local"), FakeBackend("server")
+    answer = _stamped(local, server, StampedRetriever("SSN register", "Returns within 30 days.")).answer(
+        "How long do returns take?", READER)
+
+    assert answer.route == "local" and not server.calls and len(local.calls) == 1
+    assert any(r.startswith("egress scan of the server-bound payload found US_SSN (restricted)") for r in answer.reasons)
+
+
+def test_when_egress_guard_bars_server_and_local_down_then_sensitive_refusal():
     local, server = FakeBackend("local", up=False), FakeBackend("server")
-    with pytest.raises(RefusedError):
-        _assistant(local, server, mask_mode=True, mask_max_level="restricted").answer("My SSN is 536-90-4399", READER)
-    assert not server.calls
+    with pytest.raises(SensitiveBackendDown) as err:
+        _stamped(local, server, StampedRetriever("SSN register", "Returns.")).answer("Returns?", READER)
+    assert not server.calls and not local.calls
+    assert any("egress scan" in r for r in err.value.reasons)
+
+
+class ScanFailsDetector(FakeDetector):
+    """Classifies the question, then fails: the egress scan of the payload fails."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def classify_many(self, texts, timeout_s=None):
+        self.calls += 1
+        if self.calls > 1:
+            raise DetectionError("egress scan timed out")
+        return super().classify_many(texts, timeout_s)
+
+
+def test_when_egress_scan_fails_then_server_barred():
+    local, server = FakeBackend("local"), FakeBackend("server")
+    answer = _stamped(local, server, StampedRetriever("Returns", "Within 30 days."), ScanFailsDetector()).answer(
+        "How long do returns take?", READER)
+
+    assert answer.route == "local" and not server.calls
+    assert any("server-bound payload detection failed" in r for r in answer.reasons)
+
+
+def test_when_label_is_fresh_then_passage_is_not_analysed_again():
+    seen = []
+
+    class Recording(FakeDetector):
+        def classify_many(self, texts, timeout_s=None):
+            seen.append(list(texts))
+            return super().classify_many(texts, timeout_s)
+
+    local, server = FakeBackend("local"), FakeBackend("server")
+    _stamped(local, server, StampedRetriever("Returns", "Within 30 days."), Recording()).answer("Returns?", READER)
+
+    assert seen[0] == ["Returns?"]  # routing analysed only what the user wrote
+    assert len(seen) == 2 and any("Within 30 days." in t for t in seen[1])  # then the egress scan of the payload
+
+
+def test_when_label_is_stale_then_passage_is_analysed_at_query_time():
+    local, server = FakeBackend("local"), FakeBackend("server")
+    retriever = StampedRetriever("Returns", "SSN 536-90-4399")
+    retriever.hit.label_stamp = "older-detector:abc"
+    answer = _stamped(local, server, retriever).answer("Returns?", READER)
+
+    assert answer.route == "local" and not server.calls
+    assert any(r.startswith("context contains US_SSN") for r in answer.reasons)
+
+
+def test_when_history_turn_is_sensitive_then_kept_local():
+    local, server = FakeBackend("local"), FakeBackend("server")
+    history = [{"role": "user", "content": "my SSN is 536-90-4399"}, {"role": "assistant", "content": "Noted."}]
+    answer = _assistant(local, server).answer("How long do returns take?", READER, history=history)
+
+    assert answer.route == "local" and not server.calls
+
+
+@pytest.mark.parametrize("history, question", [
+    ([{"role": "user", "content": "x"}] * 21, "q"),
+    ([{"role": "user", "content": "x" * 16_001}], "q"),
+    ([{"role": "user", "content": "x" * 15_000}], "q" * 5_001),
+])
+def test_when_history_or_prompt_over_bounds_then_prompt_too_large_before_any_detection(history, question):
+    from rag.errors import PromptTooLarge
+
+    local, server = FakeBackend("local"), FakeBackend("server")
+    with pytest.raises(PromptTooLarge) as err:
+        _assistant(local, server, detector=FakeDetector(fail=True)).answer(question, READER, history=history)
+    assert err.value.status_code == 413 and "limit" in str(err.value)
+    assert not local.calls and not server.calls
+
+
+def test_when_planned_then_nothing_generated_and_no_text_in_plan():
+    local, server = FakeBackend("local"), FakeBackend("server")
+    plan = _assistant(local, server).plan("My SSN is 536-90-4399, can I return it?", READER)
+
+    assert (plan.route, plan.level) == ("local", "restricted")
+    assert plan.chunks == [{"chunk_id": "c1", "doc_id": "d1", "label": "public"}]
+    assert plan.findings[0]["entity_type"] == "US_SSN" and plan.prompt_tokens > 0
+    assert "536-90-4399" not in str(plan.to_dict()) and "30 days" not in str(plan.to_dict())
+    assert not local.calls and not server.calls
+
+
+def test_when_planned_and_refused_then_plan_says_refuse():
+    local, server = FakeBackend("local", up=False), FakeBackend("server")
+    plan = _assistant(local, server).plan("My SSN is 536-90-4399", READER)
+
+    assert plan.route == "refuse" and plan.chunks == []
+    assert any("not sent to the server" in r for r in plan.reasons)
+
+
+def test_when_sensitive_prompt_over_local_budget_then_passages_then_old_turns_dropped_and_reasons_say_so():
+    local, server = FakeBackend("local"), FakeBackend("server")
+    history = [{"role": "user", "content": "word " * 400}, {"role": "assistant", "content": "ok"}]
+    answer = _assistant(local, server, local_context_tokens=200).answer("My SSN is 536-90-4399?", READER,
+                                                                         history=history)
+
+    sent = local.calls[0]
+    assert answer.route == "local" and answer.chunk_ids == [] and len(sent) == 3  # system, "ok", question
+    assert any("dropped the 1 oldest history message(s)" in r for r in answer.reasons)
+    assert not any("question alone" in r for r in answer.reasons)

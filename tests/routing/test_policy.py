@@ -11,7 +11,6 @@ from routing.policy import DETECTION_FAILED, RoutingPolicy, decide
 
 POLICY = RoutingPolicy()  # sensitive_level confidential, budget 1536, small prompts -> server
 LOCAL_FIRST = RoutingPolicy(small_prompt_preference="local")
-MASKING = RoutingPolicy(mask_mode=True)
 UP = {"local": True, "server": True}
 LOCAL_DOWN = {"local": False, "server": True}
 SERVER_DOWN = {"local": True, "server": False}
@@ -74,7 +73,6 @@ def test_when_inputs_then_route(query, context, labels, tokens, health, policy, 
 
     assert (decision.route, decision.level, decision.trim_to_tokens) == (route, level, trim)
     assert decision.reasons and all(isinstance(r, str) and r for r in decision.reasons)
-    assert decision.masked is False
 
 
 @pytest.mark.parametrize(
@@ -111,24 +109,33 @@ def test_when_sensitive_and_server_up_but_local_down_then_never_server():
 
 
 @pytest.mark.parametrize(
-    "query, labels, route, masked",
+    "egress, health, route, reason",
     [
-        ([SALARY], [], "server", True),          # located confidential findings: maskable
-        ([SSN], [], "refuse", False),            # restricted is above mask_max_level
-        (None, [], "refuse", False),             # unknown spans: cannot mask
-        ([], [Level.CONFIDENTIAL], "refuse", False),  # label-only: nothing to mask
+        ([SSN], SERVER_DOWN, "local", "server-bound payload contains US_SSN (restricted) >= confidential"),
+        (None, SERVER_DOWN, "local", "server-bound payload detection failed: treated as sensitive"),
+        ([SALARY], BOTH_DOWN, "refuse", "local backend down: sensitive request refused, not sent to the server"),
     ],
+    ids=["egress_ssn_local", "egress_scan_failed_local", "egress_salary_local_down_refused"],
 )
-def test_when_mask_mode_and_local_down_then_only_located_findings_are_masked(query, labels, route, masked):
-    decision = decide(query, [], labels, 100, LOCAL_DOWN, MASKING)
+def test_when_egress_scan_finds_sensitive_payload_then_never_server(egress, health, route, reason):
+    decision = decide([], [], [], 100, health, POLICY, egress_findings=egress)
 
-    assert (decision.route, decision.masked) == (route, masked)
+    assert decision.route == route
+    assert reason in decision.reasons
 
 
-def test_when_mask_mode_and_local_up_then_sensitive_stays_local_unmasked():
-    decision = decide([SALARY], [], [], 100, UP, MASKING)
+def test_when_egress_findings_below_level_then_they_do_not_make_it_sensitive():
+    decision = decide([], [], [], 100, UP, POLICY, egress_findings=[PERSON])
 
-    assert (decision.route, decision.masked) == ("local", False)
+    assert decision.route == "server"
+
+
+def test_when_policy_yaml_has_mask_mode_then_error_names_it(tmp_path):
+    path = tmp_path / "policy.yaml"
+    path.write_text("mask_mode: true\n")
+
+    with pytest.raises(ValueError, match="mask_mode"):
+        RoutingPolicy.from_yaml(path)
 
 
 def test_when_prompt_tokens_negative_then_value_error():

@@ -17,8 +17,8 @@ import pytest
 
 from routing.detect import PresidioDetector
 from routing.errors import DetectionError
-from routing.policy import RoutingPolicy, decide
-from routing.prompt_tokens import estimate_tokens
+from routing.policy import RoutingPolicy
+from routing.router import RouteRequest, Router
 
 ROOT = Path(__file__).resolve().parents[2]
 LABELLED = [ROOT / "data" / "routing" / "prompts.jsonl", ROOT / "data" / "routing" / "generated.jsonl"]
@@ -49,14 +49,13 @@ def detector():
     det.close()
 
 
+def router(detector: PresidioDetector, timeout_s: float | None = None) -> Router:
+    return Router(detector, RoutingPolicy.from_yaml(ROOT / "routing" / "policy.yaml"), lambda: HEALTHY, timeout_s)
+
+
 def route_all(detector: PresidioDetector, rows: list[dict]) -> list[str]:
-    policy = RoutingPolicy.from_yaml(ROOT / "routing" / "policy.yaml")
-    detections = detector.classify_many([r["text"] for r in rows])
-    routes = []
-    for row, detection in zip(rows, detections, strict=True):
-        decision = decide(list(detection.findings), [], [], estimate_tokens(row["text"]), HEALTHY, policy)
-        routes.append(decision.route)
-    return routes
+    routing = router(detector)
+    return [routing.route(RouteRequest.for_text(row["text"])).decision.route for row in rows]
 
 
 def report(name: str, rows: list[dict], routes: list[str]) -> dict[str, float]:
@@ -102,10 +101,11 @@ def test_when_dev_set_routed_then_no_sensitive_prompt_reaches_the_server(detecto
 
 
 def test_when_detection_fails_on_a_prompt_then_it_stays_local(detector):
-    policy = RoutingPolicy.from_yaml(ROOT / "routing" / "policy.yaml")
+    slow = "What is the travel policy? " * 400
     with pytest.raises(DetectionError):
-        detector.classify_many(["What is the travel policy? " * 400] * 10, timeout_s=0.001)
+        detector.classify_many([slow] * 10, timeout_s=0.001)
 
-    decision = decide(None, [], [], 10, HEALTHY, policy)  # what the caller does with the error
+    decision = router(detector, timeout_s=0.001).route(RouteRequest.for_text(slow)).decision
 
     assert decision.route == "local"
+    assert any("detection failed" in r for r in decision.reasons)

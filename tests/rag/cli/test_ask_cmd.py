@@ -75,3 +75,22 @@ def test_when_server_up_then_benign_question_goes_to_vllm_and_sensitive_stays_lo
     assert result.exit_code == 0, result.output
     assert answer["route"] == "local"  # the confidential chunk's stored label keeps it local
     assert "sick-leave-q3-2024.txt" in {Path(c["source"]).name for c in answer["citations"]}
+
+
+def test_when_dry_run_then_plan_shows_route_labels_and_tokens_without_text(home, monkeypatch):
+    monkeypatch.setenv("RAG_VLLM_URL", "http://127.0.0.1:9/v1")
+    question = "Who was on sick leave in the third quarter? My SSN is 536-90-4399."
+    result = home.invoke(cli, ["ask", question, "--groups", "all", "--dry-run", "--json"])
+
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.output)
+    assert plan["route"] == "local" and plan["level"] == "restricted" and plan["prompt_tokens"] > 0
+    assert plan["chunks"] and all(c["label"] == "public" for c in plan["chunks"])  # hr chunks not readable
+    assert any(f["entity_type"] == "US_SSN" and f["where"] == "query" for f in plan["findings"])
+    assert "536-90-4399" not in result.output and "30 days" not in result.output
+    assert "text" not in plan  # nothing was generated
+
+    readable = home.invoke(cli, ["ask", "Who was on sick leave in the third quarter?", "--groups", "all,hr",
+                                 "--dry-run"])
+    assert readable.exit_code == 0, readable.output
+    assert "route: local" in readable.output and "(confidential)" in readable.output

@@ -28,6 +28,8 @@ CASES: dict[str, tuple[list[str], dict[str, str], int, str]] = {
     "docs show": (["policy.md"], NO_MODEL, 1, "embedding model folder"),
     "docs delete": (["policy.md"], NO_MODEL, 1, "embedding model folder"),
     "docs stats": ([], NO_MODEL, 1, "embedding model folder"),
+    "index status": ([], NO_MODEL, 1, "embedding model folder"),
+    "index relabel": ([], NO_MODEL, 1, "embedding model folder"),
     "search": (["refund", "--user", "ghost"], {}, 2, "no user named 'ghost'"),
     "route": (["hello"], {"RAG_DETECTION_TIMEOUT_S": "soon"}, 2, "bad configuration: RAG_DETECTION_TIMEOUT_S"),
     "ask": (["What is the refund window?"], {"RAG_TOP_K": "many"}, 2, "bad configuration: RAG_TOP_K"),

@@ -1,0 +1,126 @@
+"""The egress guard: the server backend can only be called with a payload that has just passed a scan.
+
+`EgressGuard` wraps the server backend. Its `generate` and `stream` first classify the exact
+message contents they will send (system prompt with every title and passage, history, question; the
+system prompt passage by passage, as ingest labelled them);
+a finding at or above the policy's sensitive level, or a failed or timed-out scan, raises
+`EgressBlocked` and nothing is sent. The caller (`rag.assistant.Assistant`) then asks the router
+again with the server barred and the guard's findings as evidence: local, or a refusal.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from routing.backends.base import BackendHealth, Generation, GenerationBackend, GenerationStream, Message, ModelInfo
+from routing.errors import DetectionError, RoutingError
+from routing.findings import Finding
+from routing.levels import Level
+from routing.router import Classifier
+
+
+# A numbered passage starts a line: "\n[3] title: text". The scan analyses each passage on its own and exactly
+# as ingest labelled it ("title: text", without the "[3] " numbering the prompt adds), so a current, correct
+# stored label and the egress scan agree, and entities of unrelated passages are not combined by escalation
+# rules. Only the numbering markers and the whitespace between passages are left out of the analysis.
+_PASSAGE = re.compile(r"(?<=\n)\[\d+\] ")
+
+
+def segments(text: str) -> list[str]:
+    """`text` as the texts the scan analyses: the part before the first numbered passage, then each passage
+    without its "[n] " marker; trailing whitespace stripped."""
+    parts = _PASSAGE.split(text)
+    return [p.rstrip() for p in parts if p.strip()] or [text]
+
+
+class EgressBlocked(RoutingError):
+    """The egress scan stopped a server-bound payload; nothing was sent.
+
+    Attributes:
+        findings: the findings at or above the sensitive level, or None when the scan failed or timed out.
+        reason: a human-readable reason (entity types and levels, never text).
+    """
+
+    def __init__(self, reason: str, findings: tuple[Finding, ...] | None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.findings = findings
+
+
+class EgressGuard:
+    """A `GenerationBackend` that scans every payload before handing it to the wrapped server backend.
+
+    Args:
+        backend: the server backend (OpenAI-compatible HTTP).
+        detector: classifies the payload's texts.
+        sensitive_level: findings at or above it stop the payload (the policy's `sensitive_level`).
+        timeout_s: scan budget; past it the payload is stopped.
+    """
+
+    def __init__(self, backend: GenerationBackend, detector: Classifier, sensitive_level: Level,
+                 timeout_s: float | None = None) -> None:
+        self.inner = backend
+        self.detector = detector
+        self.sensitive_level = sensitive_level
+        self.timeout_s = timeout_s
+        self.name = backend.name
+        self.scans = 0  # payloads scanned (for tests and figures)
+
+    @property
+    def model(self) -> ModelInfo:
+        return self.inner.model
+
+    @property
+    def context_window(self) -> int:
+        return self.inner.context_window
+
+    def warm_up(self) -> None:
+        self.inner.warm_up()
+
+    def health(self) -> BackendHealth:
+        return self.inner.health()
+
+    def count_tokens(self, text: str) -> int:
+        return self.inner.count_tokens(text)
+
+    def close(self) -> None:
+        close = getattr(self.inner, "close", None)
+        if callable(close):
+            close()
+
+    def generate(self, messages: Sequence[Message], *, max_tokens: int = 128, temperature: float = 0.0,
+                 stop: Sequence[str] | None = None) -> Generation:
+        """Scan `messages`, then generate on the server. Raises `EgressBlocked` instead of sending."""
+        self.scan(messages)
+        return self.inner.generate(messages, max_tokens=max_tokens, temperature=temperature, stop=stop)
+
+    def stream(self, messages: Sequence[Message], *, max_tokens: int = 128, temperature: float = 0.0,
+               stop: Sequence[str] | None = None) -> GenerationStream:
+        """Scan `messages`, then stream from the server. Raises `EgressBlocked` instead of sending."""
+        self.scan(messages)
+        return self.inner.stream(messages, max_tokens=max_tokens, temperature=temperature, stop=stop)
+
+    def scan(self, messages: Sequence[Message]) -> None:
+        """Raise `EgressBlocked` unless every message content is below the sensitive level."""
+        self.scans += 1
+        texts = [part for m in messages for part in segments(str(m.get("content", "")))]
+        try:
+            detections = self.detector.classify_many(texts, timeout_s=self.timeout_s)
+        except DetectionError as exc:
+            raise EgressBlocked(f"egress scan of the server-bound payload failed ({exc}): server barred", None) from exc
+        blocking = tuple(f for d in detections for f in d.findings if f.level >= self.sensitive_level)
+        if blocking:
+            kinds = ", ".join(sorted({f"{f.entity_type} ({f.level})" for f in blocking}))
+            raise EgressBlocked(f"egress scan of the server-bound payload found {kinds} >= {self.sensitive_level}: "
+                                "server barred", blocking)
+
+
+def guarded(backend: GenerationBackend, detector: Classifier, sensitive_level: Level,
+            timeout_s: float | None = None) -> EgressGuard:
+    """`backend` behind an `EgressGuard` (returned as is when it already is one)."""
+    if isinstance(backend, EgressGuard):
+        return backend
+    return EgressGuard(backend, detector, sensitive_level, timeout_s)
+
+
+__all__ = ["EgressGuard", "EgressBlocked", "guarded", "segments"]

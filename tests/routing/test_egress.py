@@ -1,0 +1,131 @@
+"""The egress guard: nothing reaches the wrapped server backend without a passing scan of the exact payload."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from routing.backends.base import BackendHealth, Generation, GenerationStream, ModelInfo
+from routing.egress import EgressBlocked, EgressGuard, guarded, segments
+from routing.errors import DetectionError
+from routing.findings import Detection, Finding
+from routing.levels import Level
+
+SSN = re.compile(r"\b\d{3}-\d{2}-\d{4}\b")
+PERSON = re.compile(r"\bDana Whitfield\b")
+
+
+class PatternClassifier:
+    """A small rule-based classifier: SSN-shaped numbers restricted, one known name internal."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+        self.texts: list[str] = []
+
+    def classify_many(self, texts, timeout_s=None):
+        if self.fail:
+            raise DetectionError("scan exceeded 0.1s")
+        self.texts += texts
+        out = []
+        for text in texts:
+            found = [Finding("US_SSN", m.start(), m.end(), 0.9, Level.RESTRICTED) for m in SSN.finditer(text)]
+            found += [Finding("PERSON", m.start(), m.end(), 0.8, Level.INTERNAL) for m in PERSON.finditer(text)]
+            out.append(Detection.from_findings(found))
+        return out
+
+
+class RecordingServer:
+    name = "server"
+
+    def __init__(self) -> None:
+        self.sent: list = []
+
+    @property
+    def model(self):
+        return ModelInfo("served")
+
+    @property
+    def context_window(self):
+        return 2048
+
+    def warm_up(self):
+        pass
+
+    def health(self):
+        return BackendHealth(True, "up")
+
+    def count_tokens(self, text):
+        return len(text.split())
+
+    def generate(self, messages, *, max_tokens=128, temperature=0.0, stop=None):
+        self.sent.append(list(messages))
+        return Generation("ok", 1, 1, "stop", "served", 0.0)
+
+    def stream(self, messages, *, max_tokens=128, temperature=0.0, stop=None):
+        self.sent.append(list(messages))
+        return GenerationStream(iter(["o", "k"]), lambda: Generation("ok", 1, 1, "stop", "served", 0.0))
+
+
+def _messages(system_extra: str = "", history: str = "", question: str = "How long do returns take?"):
+    msgs = [{"role": "system", "content": f"Answer from the context.\n\nContext:\n[1] Returns{system_extra}: 30 days."}]
+    if history:
+        msgs.append({"role": "user", "content": history})
+    return [*msgs, {"role": "user", "content": question}]
+
+
+@pytest.mark.parametrize("messages, entity", [
+    (_messages(system_extra=" for SSN 536-90-4399"), "US_SSN"),          # a title in the system prompt
+    (_messages(history="my number is 536-90-4399"), "US_SSN"),            # a history turn
+    (_messages(question="Is 536-90-4399 valid?"), "US_SSN"),              # the question
+], ids=["title", "history", "question"])
+@pytest.mark.parametrize("call", ["generate", "stream"])
+def test_when_payload_holds_sensitive_value_then_blocked_and_nothing_sent(messages, entity, call):
+    server = RecordingServer()
+    guard = EgressGuard(server, PatternClassifier(), Level.CONFIDENTIAL)
+
+    with pytest.raises(EgressBlocked) as err:
+        getattr(guard, call)(messages)
+
+    assert server.sent == []
+    assert entity in err.value.reason and "536-90-4399" not in err.value.reason
+    assert [f.entity_type for f in err.value.findings] == [entity]
+
+
+def test_when_payload_below_sensitive_level_then_sent_after_scanning_every_message():
+    server, scanner = RecordingServer(), PatternClassifier()
+    guard = EgressGuard(server, scanner, Level.CONFIDENTIAL)
+    messages = _messages(history="Dana Whitfield asked about returns")
+
+    assert guard.generate(messages).text == "ok" and guard.stream(messages).text() == "ok"
+    assert server.sent == [messages, messages]
+    assert scanner.texts == [part for m in messages for part in segments(m["content"])] * 2
+
+
+def test_when_scan_fails_then_blocked_with_unknown_findings():
+    server = RecordingServer()
+    guard = EgressGuard(server, PatternClassifier(fail=True), Level.CONFIDENTIAL)
+
+    with pytest.raises(EgressBlocked) as err:
+        guard.generate(_messages())
+
+    assert err.value.findings is None and "failed" in err.value.reason and server.sent == []
+
+
+def test_when_guarded_twice_then_one_guard():
+    guard = guarded(RecordingServer(), PatternClassifier(), Level.CONFIDENTIAL)
+
+    assert guarded(guard, PatternClassifier(), Level.RESTRICTED) is guard
+    assert (guard.name, guard.model.name, guard.health().ok) == ("server", "served", True)
+
+
+@pytest.mark.parametrize("text, parts", [
+    ("Answer.\n\nContext:\n[1] A: one.\n\n[2] B: two.", ["Answer.\n\nContext:", "A: one.", "B: two."]),
+    ("no passages here", ["no passages here"]),
+    ("a\n\n[x] not numbered [3] inline", ["a\n\n[x] not numbered [3] inline"]),
+])
+def test_when_payload_split_into_passages_then_each_is_scanned_as_ingest_labelled_it(text, parts):
+    assert segments(text) == parts
+    leftover = text
+    for part in parts:  # nothing but "[n] " markers and whitespace is left out
+        leftover = leftover.replace(part, "", 1)
+    assert re.fullmatch(r"(\s|\[\d+\] )*", leftover)
