@@ -46,7 +46,8 @@ class Runtime:
     def detector(self) -> "PresidioDetector":
         from routing.detect import PresidioDetector
 
-        return PresidioDetector.from_yaml(self.settings.recognizers_path, spacy_model=self.settings.spacy_model)
+        return PresidioDetector.from_yaml(self.settings.recognizers_path, spacy_model=self.settings.spacy_model,
+                                          embed=self.embedder.embed)
 
     @cached_property
     def graph(self) -> "KnowledgeGraph":

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from routing.findings import Finding
 from routing.levels import Level
+from routing.secret_scan import SecretScanConfig
 
 
 class PatternSpec(BaseModel):
@@ -111,6 +112,41 @@ class NameCandidates(BaseModel):
                                                                   "NORP", "PERCENT", "CARDINAL", "ORDINAL"])
 
 
+class PredefinedSpec(BaseModel):
+    """A Presidio predefined recognizer class to add for the detector's language.
+
+    Presidio ships recognizers for many countries but enables few of them by default (and some only
+    for their own language): these are instantiated for English with optional extra `context`
+    words and constructor `kwargs` (e.g. ``supported_regions`` of the PhoneRecognizer).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    context: list[str] = Field(default_factory=list)
+    kwargs: dict[str, object] = Field(default_factory=dict)
+
+
+class PersonalMatterSettings(BaseModel):
+    """The personal-matter classifier (routing/personal_matters.py): where its model is and the
+    levels its findings get. A finding at or above the model's threshold gets `level`; one between
+    the model's weak threshold and its threshold gets `weak_level` and counts only in escalation
+    rules (next to a name, a pronoun or a group of people). `weak_threshold` overrides the model's."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    model: str = "personal_matter_model.json"
+    level: Level = Level.CONFIDENTIAL
+    weak_threshold: float | None = Field(None, ge=0.0, le=1.0)
+    weak_level: Level = Level.PUBLIC
+
+    @field_validator("level", "weak_level", mode="before")
+    @classmethod
+    def _parse_level(cls, value: object) -> Level:
+        return Level.parse(value)  # type: ignore[arg-type]
+
+
 class DetectionConfig(BaseModel):
     """Everything routing/recognizers.yaml declares."""
 
@@ -126,6 +162,9 @@ class DetectionConfig(BaseModel):
     allow_list: list[str] = Field(default_factory=list)
     credential_placeholders: list[str] = Field(default_factory=list)
     recognizers: list[RecognizerSpec] = Field(default_factory=list)
+    predefined: list[PredefinedSpec] = Field(default_factory=list)
+    secrets: SecretScanConfig = Field(default_factory=SecretScanConfig)
+    personal_matters: PersonalMatterSettings = Field(default_factory=PersonalMatterSettings)
     escalations: list[EscalationRule] = Field(default_factory=list)
     demotions: list[EscalationRule] = Field(default_factory=list)
 
@@ -268,6 +307,8 @@ __all__ = [
     "DetectionConfig",
     "EscalationRule",
     "PatternSpec",
+    "PersonalMatterSettings",
+    "PredefinedSpec",
     "NameCandidates",
     "PersonFilter",
     "RecognizerSpec",

@@ -10,7 +10,8 @@ import click
 from rag.config import Settings
 
 # Command modules, each with `register(cli: click.Group)`. Order is the order in `rag --help`.
-COMMAND_MODULES = ("index_cmds", "route_cmds", "graph_cmds", "serve_cmds", "eval_cmds", "bench_cmds", "vllm_cmds")
+COMMAND_MODULES = ("index_cmds", "route_cmds", "graph_cmds", "serve_cmds", "eval_cmds", "bench_cmds", "vllm_cmds",
+                   "detect_cmds")
 
 
 def settings() -> Settings:
