@@ -109,7 +109,8 @@ class NameCandidates(BaseModel):
     max_tokens: int = 4
     single_token: bool = True  # also one capitalised PROPN that does not start a sentence ("for Gustavo,")
     ignore_ner_labels: list[str] = Field(default_factory=lambda: ["GPE", "LOC", "FAC", "DATE", "TIME", "MONEY",
-                                                                  "NORP", "PERCENT", "CARDINAL", "ORDINAL"])
+                                                                  "NORP", "PERCENT", "CARDINAL", "ORDINAL",
+                                                                  "LANGUAGE", "EVENT", "LAW", "PRODUCT"])
 
 
 class PredefinedSpec(BaseModel):
@@ -203,8 +204,9 @@ def keep_credential(text: str, start: int, end: int, placeholders: Iterable[str]
 
 
 def keep_phone(text: str, start: int, end: int) -> bool:
-    """False for decimals such as 1234567.891 that phone parsers accept."""
-    return re.fullmatch(r"\d+[.,]\d+", text[start:end].strip()) is None
+    """False for decimals such as 1234567.891 and ISO dates such as 2024-11-04 that phone parsers accept."""
+    value = text[start:end].strip()
+    return re.fullmatch(r"\d+[.,]\d+|(?:19|20)\d\d[-./]\d{1,2}[-./]\d{1,2}", value) is None
 
 
 def keep_person(text: str, start: int, end: int, rules: PersonFilter) -> bool:

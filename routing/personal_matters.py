@@ -31,7 +31,7 @@ Embed = Callable[[Sequence[str]], np.ndarray]
 VALIDATION_SHARE = 5          # every 5th bucket of sha256(id) goes to validation (20 %)
 TARGET_RECALL = 0.97          # weak threshold: the highest one that keeps this validation recall
 TARGET_PRECISION = 0.9        # threshold: the lowest one (>= 0.5) with this validation precision
-C = 1.0                       # inverse regularisation strength of both regressions
+C = 4.0                       # inverse regularisation strength of both regressions
 MAX_SENTENCES = 40            # long texts: at most this many sentences are scored (plus the whole text)
 _SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|\n|$)")
 
