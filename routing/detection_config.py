@@ -19,6 +19,11 @@ from routing.levels import Level
 from routing.secret_scan import SecretScanConfig
 
 
+CLASSIFIER_ENTITIES = frozenset({"PERSONAL_MATTER"})
+"""Entities produced by the personal-matter classifier, not by Presidio: their level comes from
+`PersonalMatterSettings`, so they have no entry in `levels` (escalation rules may name them)."""
+
+
 class PatternSpec(BaseModel):
     """One regular expression with its base score (raised by context words, see Presidio)."""
 
@@ -306,6 +311,7 @@ def caps_to_title(text: str, stop_words: frozenset[str] = frozenset()) -> str:
 _CAPS_RUN = re.compile(r"\b[A-Z][A-Z'\-]+(?:[ \t]+[A-Z][A-Z'\-]+)+\b")
 
 __all__ = [
+    "CLASSIFIER_ENTITIES",
     "DetectionConfig",
     "EscalationRule",
     "PatternSpec",

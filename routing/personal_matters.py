@@ -30,10 +30,10 @@ Embed = Callable[[Sequence[str]], np.ndarray]
 
 VALIDATION_SHARE = 5          # every 5th bucket of sha256(id) goes to validation (20 %)
 TARGET_RECALL = 0.97          # weak threshold: the highest one that keeps this validation recall
-TARGET_PRECISION = 0.9        # threshold: the lowest one (>= 0.5) with this validation precision
+TARGET_PRECISION = 0.95       # threshold: the lowest one (>= 0.5) with this validation precision
 C = 4.0                       # inverse regularisation strength of both regressions
 MAX_SENTENCES = 40            # long texts: at most this many sentences are scored (plus the whole text)
-_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|\n|$)")
+_BOUNDARY = re.compile(r"(?<=[.!?])\s+|\n+")  # sentence end followed by space, or a line break ("$0.30" stays whole)
 
 
 @dataclass(frozen=True)
@@ -112,8 +112,8 @@ class PersonalMatterModel:
 def sentence_spans(text: str) -> list[tuple[int, int]]:
     """Sentence-like spans (split on . ! ? and line breaks), stripped, at most `MAX_SENTENCES`."""
     spans = []
-    for m in _SENTENCE.finditer(text):
-        start, end = m.start(), m.end()
+    cuts = [0, *(x for m in _BOUNDARY.finditer(text) for x in (m.start(), m.end())), len(text)]
+    for start, end in zip(cuts[::2], cuts[1::2]):
         while start < end and text[start].isspace():
             start += 1
         while end > start and text[end - 1].isspace():
