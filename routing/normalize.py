@@ -2,7 +2,7 @@
 
 Numbers typed to dodge pattern matching are rewritten as plain digit runs:
 
-* digits separated by single spaces, dashes or dots, one at a time ("4 5 3 9 1 4 8 8 ...");
+* digits separated by single spaces or dashes, one at a time ("4 5 3 9 1 4 8 8 ...");
 * digits spelled as words ("five three six nine zero one ..."), with or without separators.
 
 Everything else is kept as is, so names, words and formatted numbers ("+44 20 7946 0812") reach the
@@ -24,7 +24,7 @@ DIGIT_WORDS = {"zero": "0", "oh": "0", "nought": "0", "one": "1", "two": "2", "t
 MIN_SPACED_DIGITS = 6
 MIN_DIGIT_WORDS = 4
 
-_SPACED_DIGITS = re.compile(r"(?<![\w.,-])\d(?:[ .\-]\d){%d,}(?![\w-]|[.,]\d)" % (MIN_SPACED_DIGITS - 1))
+_SPACED_DIGITS = re.compile(r"(?<![\w.,-])\d(?:[ \-]\d){%d,}(?![\w-]|[.,]\d)" % (MIN_SPACED_DIGITS - 1))
 _WORD = r"(?:%s)" % "|".join(sorted(DIGIT_WORDS, key=len, reverse=True))
 _DIGIT_WORD_RUN = re.compile(r"\b%s(?:[\s,\-]+%s){%d,}\b" % (_WORD, _WORD, MIN_DIGIT_WORDS - 1), re.IGNORECASE)
 _ONE_WORD = re.compile(r"\b%s\b" % _WORD, re.IGNORECASE)

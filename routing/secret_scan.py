@@ -43,7 +43,7 @@ class SecretScanConfig(BaseModel):
         {"name": "AWSKeyDetector"}, {"name": "BasicAuthDetector"}, {"name": "PrivateKeyDetector"},
         {"name": "JwtTokenDetector"}, {"name": "KeywordDetector"}, {"name": "GitHubTokenDetector"},
         {"name": "SlackDetector"}, {"name": "StripeDetector"}, {"name": "OpenAIDetector"},
-        {"name": "Base64HighEntropyString", "limit": 4.5}, {"name": "HexHighEntropyString", "limit": 3.0},
+        {"name": "Base64HighEntropyString", "limit": 4.5},
     ])
 
 
