@@ -20,7 +20,22 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _set_rows(suite: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Prompt sets side by side: one row per metric, one column per set; skipped sets as notes."""
+    sets = suite["sets"]
+    names = list(sets)
+    keys: list[str] = []
+    for values in sets.values():
+        keys += [k for k in values if k not in keys]
+    keys = sorted(keys, key=lambda k: (not k.startswith(("leaks", "recall", "benign", "sensitive")), k))
+    rows = [[k, *(_fmt(sets[n].get(k, "")) for n in names)] for k in keys]
+    rows += [[f"set {name}", note] for name, note in suite.get("skipped", {}).items()]
+    return ["metric", *names], rows
+
+
 def _rows(suite: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    if "sets" in suite:
+        return _set_rows(suite)
     if "modes" in suite:
         header = ["mode", *TABLE_METRICS]
         rows = [[mode, *(_fmt(m.get(k, "")) for k in TABLE_METRICS)] for mode, m in suite["modes"].items()]
@@ -72,6 +87,9 @@ def to_markdown(report: dict[str, Any], chart: str | None = None) -> str:
         out.append("")
         if suite.get("leaked_ids"):
             out += [f"Leaked prompt ids: {', '.join(suite['leaked_ids'])}", ""]
+        for set_name, ids in (suite.get("leaked") or {}).items():
+            if ids:
+                out += [f"Leaked prompt ids ({set_name}): {', '.join(ids)}", ""]
     if chart:
         out += [f"![metrics by retriever mode]({chart})", ""]
     out += ["## Thresholds", "", *_verdict(report), ""]
@@ -80,7 +98,7 @@ def to_markdown(report: dict[str, Any], chart: str | None = None) -> str:
 
 def plot_modes(report: dict[str, Any], path: Path) -> Path | None:
     """Bar chart of `CHART_METRICS` by retriever mode, one panel per retrieval suite (None if none)."""
-    suites = {n: s for n, s in report.get("suites", {}).items() if s.get("modes")}
+    suites = {n: s for n, s in report.get("suites", {}).items() if s.get("modes") and "sets" not in s}
     if not suites:
         return None
     import matplotlib

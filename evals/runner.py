@@ -9,7 +9,8 @@ measured comes in as arguments from the entry point that read the settings (`eva
 homes of one run.
 
 Suites: ``retrieval`` and ``multihop`` (data/evals/*.jsonl over data/corpus), ``routing``
-(data/routing/*.jsonl), ``answers`` (a seeded sample through the assistant), and an external
+(prompt sets side by side: dev = data/routing/*.jsonl, tuning = data/routing/tuning/prompts.jsonl,
+heldout = data/heldout/*.jsonl when present), ``answers`` (a seeded sample through the assistant), and an external
 dataset (`EvalConfig.dataset`: SQuAD 2.0 JSON, BEIR folder or a native JSONL file).
 """
 from __future__ import annotations
@@ -23,11 +24,17 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from evals import datasets as ds
-from evals.suites import MODES, SEARCH_K, evaluate_answers, evaluate_retrieval, evaluate_routing
+from evals.suites import MODES, SEARCH_K, evaluate_answers, evaluate_retrieval, evaluate_routing_sets
 
 SUITES = ("retrieval", "multihop", "routing", "answers")
 DEFAULT_SUITES = ("retrieval", "multihop", "routing")
 ROUTING_FILES = ("prompts.jsonl", "generated.jsonl")
+ROUTING_SETS = {
+    # name -> files under the data folder; the first set's figures are the suite's top-level metrics
+    "dev": ("routing/prompts.jsonl", "routing/generated.jsonl"),
+    "tuning": ("routing/tuning/prompts.jsonl",),
+    "heldout": ("heldout/prompts.jsonl", "heldout/generated_presidio.jsonl"),
+}
 SHARED_COMPONENTS = ("embedder", "detector")
 
 
@@ -83,6 +90,8 @@ class EvalConfig:
 class _Plan:
     native: dict[str, ds.RetrievalDataset] = field(default_factory=dict)
     prompts: list[ds.RoutingPrompt] | None = None
+    prompt_sets: dict[str, list[ds.RoutingPrompt]] = field(default_factory=dict)
+    skipped_sets: dict[str, str] = field(default_factory=dict)
     external: ds.RetrievalDataset | None = None
 
 
@@ -110,14 +119,30 @@ def plan(config: EvalConfig) -> _Plan:
         loaded = ds.load_native(config.data_dir / "evals" / f"{name}.jsonl", config.corpus_dir, name)
         result.native[name] = loaded
     if "routing" in config.suites:
-        files = [config.data_dir / "routing" / f for f in ROUTING_FILES if (config.data_dir / "routing" / f).is_file()]
-        if not files:
+        result.prompt_sets, result.skipped_sets = load_prompt_sets(config.data_dir)
+        if "dev" not in result.prompt_sets:
             raise ds.DatasetError(f"no routing prompts in {config.data_dir / 'routing'} (expected {', '.join(ROUTING_FILES)})")
-        result.prompts = ds.load_routing(files)
+        result.prompts = result.prompt_sets["dev"]
     if config.dataset is not None:
         fmt = config.dataset_format or guess_format(config.dataset)
         result.external = ds.load_dataset(config.dataset, fmt, corpus_dir=config.corpus_dir, split=config.split)
     return result
+
+
+def load_prompt_sets(data_dir: Path) -> tuple[dict[str, list[ds.RoutingPrompt]], dict[str, str]]:
+    """The routing prompt sets of `ROUTING_SETS` found under `data_dir`, and a note per skipped set or file."""
+    sets: dict[str, list[ds.RoutingPrompt]] = {}
+    skipped: dict[str, str] = {}
+    for name, files in ROUTING_SETS.items():
+        present = [data_dir / f for f in files if (data_dir / f).is_file()]
+        missing = [f for f in files if not (data_dir / f).is_file()]
+        if not present:
+            skipped[name] = f"skipped: {', '.join(missing)} not found"
+            continue
+        if missing:
+            skipped[name] = f"partial: {', '.join(missing)} not found"
+        sets[name] = ds.load_routing(present)
+    return sets, skipped
 
 
 def _runtime(factory: RuntimeFactory, home: Path, shared: Any | None) -> Any:
@@ -234,10 +259,12 @@ def run_evals(config: EvalConfig, runtime_factory: RuntimeFactory, route_factory
         if loaded.prompts is not None:
             if route_factory is None:
                 route_factory = _route_text
-            prompts = ds.sample(loaded.prompts, config.limit, config.seed)
+            sets = {name: ds.sample(p, config.limit, config.seed) for name, p in loaded.prompt_sets.items()}
             if config.progress:
-                config.progress(f"routing: {len(prompts)} prompts")
-            suites["routing"] = evaluate_routing(prompts, route_factory(native))
+                config.progress("routing: " + ", ".join(f"{n} {len(p)} prompts" for n, p in sets.items()))
+                for name, note in loaded.skipped_sets.items():
+                    config.progress(f"routing: set {name} {note}")
+            suites["routing"] = evaluate_routing_sets(sets, route_factory(native), loaded.skipped_sets)
         if loaded.external is not None:
             ext = loaded.external
             runtime = _runtime(runtime_factory, Path(work) / ext.name, native)

@@ -200,3 +200,75 @@ def evaluate_routing(prompts: Sequence[RoutingPrompt], route: Callable[[str], An
         "over_cautious_ids": cautious,
         "latency": metrics.latency_summary(seconds),
     }
+
+
+KINDS = ("identifier", "secret", "personal_matter", "address", "benign")
+CATEGORY_KINDS = {
+    # data/routing/{prompts,generated}.jsonl categories (no `kind` field) -> kind
+    "ssn": "identifier", "iban": "identifier", "credit_card": "identifier", "employee_id": "identifier",
+    "dob": "identifier", "email": "identifier", "phone": "identifier", "credential": "secret",
+    "salary": "personal_matter", "health": "personal_matter", "address": "address",
+    "codename": "business", "marking": "business",
+}
+
+
+def kind_of(prompt: RoutingPrompt) -> str:
+    """The prompt's kind: its ``kind`` field, else one derived from its category (benign_* -> benign)."""
+    kind = prompt.extra.get("kind")
+    if kind:
+        return str(kind)
+    if not prompt.sensitive:
+        return "benign"
+    return CATEGORY_KINDS.get(prompt.category, "other")
+
+
+def _set_metrics(prompts: Sequence[RoutingPrompt], routes: Sequence[str], seconds: Sequence[float]) -> dict[str, float]:
+    out = dict(metrics.routing_scores((p.sensitive, r, p.expected_route) for p, r in zip(prompts, routes)))
+    out["ms_per_prompt"] = 1000.0 * sum(seconds) / len(seconds) if seconds else 0.0
+    by_kind: dict[str, list[bool]] = {}
+    for prompt, route in zip(prompts, routes):
+        by_kind.setdefault(kind_of(prompt), []).append(route != "server")
+    for kind, kept in sorted(by_kind.items()):
+        out[f"n_{kind}"] = float(len(kept))
+        if kind == "benign":
+            out["benign_kept_local"] = sum(kept) / len(kept)
+        else:
+            out[f"recall_{kind}"] = sum(kept) / len(kept)
+            out[f"leaks_{kind}"] = float(len(kept) - sum(kept))
+    return out
+
+
+def evaluate_routing_sets(sets: dict[str, Sequence[RoutingPrompt]], route: Callable[[str], Any],
+                          skipped: dict[str, str] | None = None) -> dict[str, Any]:
+    """Routing safety per prompt set, side by side (dev, tuning, held-out...).
+
+    Per set: the `metrics.routing_scores` figures, ``recall_<kind>`` (sensitive prompts of that kind
+    kept off the server) and ``leaks_<kind>``, ``benign_kept_local``, ``ms_per_prompt``. The first
+    set's full `evaluate_routing` result stays at the top level (``metrics``, ``by_category``,
+    ``leaked_ids``...) so existing thresholds keep applying to it.
+
+    Returns:
+        ``{"metrics", "by_category", "leaked_ids", "over_cautious_ids", "latency" (first set),
+        "sets": {name: flat metrics}, "leaked": {name: ids}, "skipped": {name: why}}``.
+    """
+    result: dict[str, Any] = {"sets": {}, "leaked": {}, "skipped": dict(skipped or {})}
+    for index, (name, prompts) in enumerate(sets.items()):
+        routes, seconds = [], []
+        for prompt in prompts:
+            start = time.perf_counter()
+            routes.append(str(route(prompt.text).route))
+            seconds.append(time.perf_counter() - start)
+        result["sets"][name] = _set_metrics(prompts, routes, seconds)
+        result["leaked"][name] = [p.id for p, r in zip(prompts, routes) if p.sensitive and r == "server"]
+        if index == 0:
+            fixed = iter(routes)
+            first = evaluate_routing(prompts, lambda _text: _Route(next(fixed)))
+            result.update({k: v for k, v in first.items() if k != "latency"})
+            result["latency"] = {"route": {"p50_ms": 1000 * metrics.percentile(seconds, 50),
+                                           "p95_ms": 1000 * metrics.percentile(seconds, 95)}}
+    return result
+
+
+@dataclass(frozen=True)
+class _Route:
+    route: str

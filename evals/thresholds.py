@@ -10,6 +10,9 @@ The YAML file mirrors the report's JSON::
     routing:
       metrics:                 # suites without modes
         leaks: {max: 0}
+      sets:                    # per prompt set of the routing suite (dev, tuning, heldout)
+        tuning:
+          leaks_secret: {max: 0}
 
 Only suites present in the report are checked; a bounded metric the report lacks (a mode that
 failed or was skipped) is a miss, so a broken component cannot pass by disappearing.
@@ -39,6 +42,7 @@ class Bound:
     metric: str
     kind: str
     value: float
+    section: str = "modes"  # where `mode` is looked up: "modes" (retriever modes) or "sets" (prompt sets)
 
     @property
     def where(self) -> str:
@@ -64,15 +68,15 @@ class Miss:
                 "threshold": b.value, "actual": self.actual, "message": self.message}
 
 
-def _bound(suite: str, mode: str | None, metric: str, spec: Any, where: str) -> Bound:
+def _bound(suite: str, mode: str | None, metric: str, spec: Any, where: str, section: str = "modes") -> Bound:
     if isinstance(spec, bool):
         raise ThresholdError(f"{where}: expected a number or {{min|max: number}}, got {spec!r}")
     if isinstance(spec, (int, float)):
-        return Bound(suite, mode, metric, "min", float(spec))
+        return Bound(suite, mode, metric, "min", float(spec), section)
     if isinstance(spec, dict) and len(spec) == 1 and next(iter(spec)) in ("min", "max"):
         kind, value = next(iter(spec.items()))
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return Bound(suite, mode, metric, kind, float(value))
+            return Bound(suite, mode, metric, kind, float(value), section)
     raise ThresholdError(f"{where}: expected a number or {{min|max: number}}, got {spec!r}")
 
 
@@ -82,15 +86,16 @@ def parse_thresholds(data: Any, source: str = "thresholds") -> list[Bound]:
         raise ThresholdError(f"{source}: expected a mapping of suite -> modes/metrics")
     bounds: list[Bound] = []
     for suite, body in data.items():
-        if not isinstance(body, dict) or not set(body) <= {"modes", "metrics"}:
-            raise ThresholdError(f"{source}: suite {suite!r} must map 'modes' and/or 'metrics'")
+        if not isinstance(body, dict) or not set(body) <= {"modes", "metrics", "sets"}:
+            raise ThresholdError(f"{source}: suite {suite!r} must map 'modes', 'sets' and/or 'metrics'")
         for metric, spec in (body.get("metrics") or {}).items():
             bounds.append(_bound(suite, None, metric, spec, f"{source}: {suite}.metrics.{metric}"))
-        for mode, specs in (body.get("modes") or {}).items():
-            if not isinstance(specs, dict):
-                raise ThresholdError(f"{source}: {suite}.modes.{mode} must map metric -> bound")
-            for metric, spec in specs.items():
-                bounds.append(_bound(suite, mode, metric, spec, f"{source}: {suite}.modes.{mode}.{metric}"))
+        for section in ("modes", "sets"):
+            for mode, specs in (body.get(section) or {}).items():
+                if not isinstance(specs, dict):
+                    raise ThresholdError(f"{source}: {suite}.{section}.{mode} must map metric -> bound")
+                for metric, spec in specs.items():
+                    bounds.append(_bound(suite, mode, metric, spec, f"{source}: {suite}.{section}.{mode}.{metric}", section))
     return bounds
 
 
@@ -111,7 +116,7 @@ def load_thresholds(path: Path | str = DEFAULT_PATH) -> list[Bound]:
 
 
 def _actual(suite: dict[str, Any], bound: Bound) -> float | None:
-    section = suite.get("modes", {}).get(bound.mode, {}) if bound.mode else suite.get("metrics", {})
+    section = suite.get(bound.section, {}).get(bound.mode, {}) if bound.mode else suite.get("metrics", {})
     value = section.get(bound.metric)
     if not isinstance(value, (int, float)) or (isinstance(value, float) and math.isnan(value)):
         return None

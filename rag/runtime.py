@@ -5,7 +5,7 @@ class that provides it; the leaf packages never read settings themselves.
 """
 from __future__ import annotations
 
-from functools import cached_property
+from functools import cached_property, partial
 from typing import TYPE_CHECKING
 
 from rag.config import Settings
@@ -23,6 +23,16 @@ if TYPE_CHECKING:  # pragma: no cover
     from routing.detect_pool import DetectionPool
     from routing.policy import Decision, RoutingPolicy
     from routing.router import Router
+
+
+def build_detector(settings: Settings) -> "PresidioDetector":
+    """The sensitivity detector the settings describe, with the project's embedder for the personal-matter
+    classifier. Module-level so detection worker processes can build the same detector (it pickles)."""
+    from indexing.embedder import SentenceTransformerEmbedder
+    from routing.detect import PresidioDetector
+
+    embedder = SentenceTransformerEmbedder(settings.embedding_model_path, batch_size=settings.embedding_batch_size)
+    return PresidioDetector.from_yaml(settings.recognizers_path, spacy_model=settings.spacy_model, embed=embedder.embed)
 
 
 class Runtime:
@@ -49,7 +59,8 @@ class Runtime:
     def detector(self) -> "PresidioDetector":
         from routing.detect import PresidioDetector
 
-        return PresidioDetector.from_yaml(self.settings.recognizers_path, spacy_model=self.settings.spacy_model)
+        return PresidioDetector.from_yaml(self.settings.recognizers_path, spacy_model=self.settings.spacy_model,
+                                          embed=self.embedder.embed)
 
     @cached_property
     def graph(self) -> "KnowledgeGraph":
@@ -105,7 +116,7 @@ class Runtime:
             return self.detector
         from routing.detect_pool import DetectionPool
 
-        return DetectionPool(s.recognizers_path, spacy_model=s.spacy_model, workers=s.detection_workers,
+        return DetectionPool(partial(build_detector, s), workers=s.detection_workers,
                              timeout_s=s.detection_timeout_s)
 
     def router(self, health: "dict[str, bool] | None" = None) -> "Router":

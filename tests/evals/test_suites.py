@@ -136,3 +136,26 @@ def test_when_assistant_abstains_as_its_prompt_says_then_it_counts_as_abstention
 
     refusal = SYSTEM_PROMPT.split("reply exactly:")[1].strip()
     assert suites.is_abstention(refusal)
+
+
+def test_when_routing_sets_evaluated_then_recall_per_kind_side_by_side():
+    dev = [RoutingPrompt("s1", "ssn 536-90-4399", True, "local", "ssn"),          # kind from category
+           RoutingPrompt("b1", "office hours", False, "server", "benign_policy")]
+    tuning = [RoutingPrompt("t1", "NI QQ123456C", True, "local", "x", {"kind": "identifier"}),
+              RoutingPrompt("t2", "Has Ana been off sick?", True, "local", "x", {"kind": "personal_matter"}),
+              RoutingPrompt("t3", "Was Bo fired?", True, "local", "x", {"kind": "personal_matter"}),
+              RoutingPrompt("t4", "sprint notes", False, "server", "x", {"kind": "benign"})]
+    routes = {"ssn 536-90-4399": "local", "office hours": "server", "NI QQ123456C": "refuse",
+              "Has Ana been off sick?": "local", "Was Bo fired?": "server", "sprint notes": "local"}
+
+    result = suites.evaluate_routing_sets({"dev": dev, "tuning": tuning}, lambda text: Decision(routes[text]),
+                                          {"heldout": "skipped: heldout/prompts.jsonl not found"})
+
+    assert result["sets"]["dev"]["recall_identifier"] == 1.0 and result["sets"]["dev"]["benign_kept_local"] == 0.0
+    assert result["sets"]["tuning"]["recall_identifier"] == 1.0          # refused is not the server
+    assert result["sets"]["tuning"]["recall_personal_matter"] == 0.5
+    assert result["sets"]["tuning"]["leaks_personal_matter"] == 1 and result["leaked"]["tuning"] == ["t3"]
+    assert result["sets"]["tuning"]["benign_kept_local"] == 1.0
+    assert result["metrics"]["leaks"] == 0 and result["metrics"]["prompts"] == 2   # top level: the first set
+    assert result["skipped"] == {"heldout": "skipped: heldout/prompts.jsonl not found"}
+    assert result["sets"]["dev"]["ms_per_prompt"] >= 0.0

@@ -69,3 +69,14 @@ def test_when_file_missing_or_not_yaml_then_threshold_error(tmp_path):
     bad.write_text("retrieval: [unclosed")
     with pytest.raises(th.ThresholdError, match="not valid YAML"):
         th.load_thresholds(bad)
+
+
+def test_when_set_bounds_given_then_checked_per_prompt_set():
+    from evals.thresholds import check, parse_thresholds
+
+    bounds = parse_thresholds({"routing": {"sets": {"dev": {"leaks": {"max": 0}}, "heldout": {"recall_secret": 1.0}}}})
+    report = {"suites": {"routing": {"sets": {"dev": {"leaks": 2.0}}}}}
+
+    misses = {m.bound.where: m.actual for m in check(report, bounds)}
+
+    assert misses == {"routing/dev/leaks": 2.0, "routing/heldout/recall_secret": None}

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from routing.detection_config import (
+    CLASSIFIER_ENTITIES,
     DetectionConfig,
     EscalationRule,
     PersonFilter,
@@ -102,7 +103,7 @@ def test_when_shipped_config_loaded_then_every_escalated_entity_has_a_level():
     config = DetectionConfig.from_yaml(RECOGNIZERS)
 
     named = {e for rule in [*config.escalations, *config.demotions] for group in rule.when for e in group}
-    assert named <= set(config.levels)
+    assert named <= set(config.levels) | CLASSIFIER_ENTITIES
     assert config.levels["US_SSN"] is Level.RESTRICTED and config.levels["PERSON"] is Level.INTERNAL
 
 

@@ -42,8 +42,8 @@ def load(paths: list[Path]) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def detector():
-    det = PresidioDetector.from_yaml(ROOT / "routing" / "recognizers.yaml")
+def detector(embedder):
+    det = PresidioDetector.from_yaml(ROOT / "routing" / "recognizers.yaml", embed=embedder.embed)
     det.warm_up()
     yield det
     det.close()

@@ -1,0 +1,101 @@
+"""Text normalisation before matching, with a map from the normalised text back to the original.
+
+Numbers typed to dodge pattern matching are rewritten as plain digit runs:
+
+* digits separated by single spaces or dashes, one at a time ("4 5 3 9 1 4 8 8 ...");
+* digits spelled as words ("five three six nine zero one ..."), with or without separators.
+
+Everything else is kept as is, so names, words and formatted numbers ("+44 20 7946 0812") reach the
+recognizers unchanged. `Normalized.span` maps a finding's span on the normalised text back to the
+original text.
+
+Example:
+    norm = normalize("ssn five three six nine zero four three nine nine")
+    norm.text                     # "ssn 536904399"
+    norm.span(4, 13)              # (4, 50): the spelled-out words in the original
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+DIGIT_WORDS = {"zero": "0", "oh": "0", "nought": "0", "one": "1", "two": "2", "three": "3", "four": "4",
+               "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9"}
+MIN_SPACED_DIGITS = 6
+MIN_DIGIT_WORDS = 4
+
+_SPACED_DIGITS = re.compile(r"(?<![\w.,-])\d(?:[ \-]\d){%d,}(?![\w-]|[.,]\d)" % (MIN_SPACED_DIGITS - 1))
+_WORD = r"(?:%s)" % "|".join(sorted(DIGIT_WORDS, key=len, reverse=True))
+_DIGIT_WORD_RUN = re.compile(r"\b%s(?:[\s,\-]+%s){%d,}\b" % (_WORD, _WORD, MIN_DIGIT_WORDS - 1), re.IGNORECASE)
+_ONE_WORD = re.compile(r"\b%s\b" % _WORD, re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Normalized:
+    """A normalised text and, for each of its characters, the offset of its source character.
+
+    Attributes:
+        text: the normalised text.
+        origin: ``origin[i]`` is the offset in the original text of ``text[i]``; one extra entry,
+            the original length, closes the last span.
+        changed: True when some run was rewritten.
+        source_ends: ``source_ends[i]`` is the end offset (exclusive) in the original of ``text[i]``.
+    """
+
+    text: str
+    origin: tuple[int, ...]
+    source_ends: tuple[int, ...]
+    changed: bool = False
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """The original span of ``text[start:end]`` (an empty or out-of-range span is clamped)."""
+        if not self.text:
+            return 0, 0
+        start = min(max(start, 0), len(self.text) - 1)
+        end = min(max(end, start + 1), len(self.text))
+        return self.origin[start], self.source_ends[end - 1]
+
+
+def _identity(text: str) -> Normalized:
+    return Normalized(text, tuple(range(len(text) + 1)), tuple(range(1, len(text) + 1)))
+
+
+def _replacements(text: str) -> list[tuple[int, int, list[tuple[str, int, int]]]]:
+    """(start, end, [(char, source start, source end)]) for every run to rewrite, in order, no overlaps."""
+    runs: list[tuple[int, int, list[tuple[str, int, int]]]] = []
+    for m in _SPACED_DIGITS.finditer(text):
+        runs.append((m.start(), m.end(), [(text[i], i, i + 1) for i in range(m.start(), m.end()) if text[i].isdigit()]))
+    for m in _DIGIT_WORD_RUN.finditer(text):
+        if any(s < m.end() and m.start() < e for s, e, _ in runs):
+            continue
+        chars = [(DIGIT_WORDS[w.group(0).lower()], w.start() + m.start(), w.end() + m.start())
+                 for w in _ONE_WORD.finditer(m.group(0))]
+        runs.append((m.start(), m.end(), chars))
+    return sorted(runs)
+
+
+def normalize(text: str) -> Normalized:
+    """Rewrite spaced-out and spelled-out digit runs as plain digits; keep the offset map.
+
+    Returns the identity mapping (and the same text) when nothing needs rewriting.
+    """
+    runs = _replacements(text)
+    if not runs:
+        return _identity(text)
+    chars: list[str] = []
+    origin: list[int] = []
+    ends: list[int] = []
+    pos = 0
+    for start, end, replacement in runs:
+        for i in range(pos, start):
+            chars.append(text[i]); origin.append(i); ends.append(i + 1)  # noqa: E702 - three parallel lists
+        for ch, src_start, src_end in replacement:
+            chars.append(ch); origin.append(src_start); ends.append(src_end)  # noqa: E702
+        pos = end
+    for i in range(pos, len(text)):
+        chars.append(text[i]); origin.append(i); ends.append(i + 1)  # noqa: E702
+    origin.append(len(text))
+    return Normalized("".join(chars), tuple(origin), tuple(ends), changed=True)
+
+
+__all__ = ["Normalized", "normalize", "DIGIT_WORDS"]

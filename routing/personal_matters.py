@@ -1,0 +1,223 @@
+"""Personal matters: a logistic-regression classifier over sentence embeddings (no keyword list).
+
+The model tells a sentence about a person's or a group's private matter ("has Oskar been signed off
+with burnout?", "which managers are under investigation?") from a general question on the same
+topic ("how many sick days do we get?"). Topics: `TOPICS`; class ``none`` is everything else.
+
+The model is data (routing/personal_matter_model.json): coefficients, intercepts, both decision
+thresholds chosen on a validation split, the embedder name, the sha256 of the training file and
+the validation precision/recall. `train` rebuilds it from a labelled JSONL file
+(``{"id", "text", "label"}``, label a topic or ``none``); `rag detect train-personal-matters` runs it.
+
+The embedding function is injected (this package never imports `indexing`): any
+``texts -> (n, dim) float array`` of L2-normalised rows, the same model as at training time.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+TOPICS = ("health", "pay_debt", "performance", "legal", "family", "immigration", "investigation")
+NONE = "none"
+Embed = Callable[[Sequence[str]], np.ndarray]
+
+VALIDATION_SHARE = 5          # every 5th bucket of sha256(id) goes to validation (20 %)
+TARGET_RECALL = 0.97          # weak threshold: the highest one that keeps this validation recall
+TARGET_PRECISION = 0.95       # threshold: the lowest one (>= 0.5) with this validation precision
+C = 4.0                       # inverse regularisation strength of both regressions
+MAX_SENTENCES = 40            # long texts: at most this many sentences are scored (plus the whole text)
+_BOUNDARY = re.compile(r"(?<=[.!?])\s+|\n+")  # sentence end followed by space, or a line break ("$0.30" stays whole)
+
+
+@dataclass(frozen=True)
+class MatterScore:
+    """The strongest personal-matter evidence in one text: its span, score and topic."""
+
+    start: int
+    end: int
+    score: float
+    topic: str
+
+
+@dataclass(frozen=True)
+class PersonalMatterModel:
+    """Two logistic regressions over sentence embeddings: personal matter or not (binary, its
+    probability is the score), and which topic (multinomial, fitted on the positives only).
+
+    Attributes:
+        coef, intercept: the binary model (shape (dim,) and a float).
+        topics, topic_coef, topic_intercept: the topic model.
+        threshold: score at which a finding stands alone (chosen for validation precision).
+        weak_threshold: score at which a finding counts next to a person or group (chosen for
+            validation recall).
+    """
+
+    coef: np.ndarray
+    intercept: float
+    topics: tuple[str, ...]
+    topic_coef: np.ndarray
+    topic_intercept: np.ndarray
+    threshold: float
+    weak_threshold: float
+    embedder: str
+    training_sha256: str
+    validation: dict[str, Any] = field(default_factory=dict)
+
+    # --- persistence ---------------------------------------------------------------------------
+    @classmethod
+    def load(cls, path: str | Path) -> "PersonalMatterModel":
+        """Read a model file written by `save`.
+
+        Raises:
+            FileNotFoundError: naming the training command that writes it.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"personal-matter model {path} not found; run `rag detect train-personal-matters`")
+        d = json.loads(path.read_text(encoding="utf-8"))
+        return cls(np.asarray(d["coef"], dtype=np.float32), float(d["intercept"]), tuple(d["topics"]),
+                   np.asarray(d["topic_coef"], dtype=np.float32), np.asarray(d["topic_intercept"], dtype=np.float32),
+                   float(d["threshold"]), float(d["weak_threshold"]), str(d["embedder"]), str(d["training_sha256"]),
+                   dict(d.get("validation", {})))
+
+    def save(self, path: str | Path) -> None:
+        def rounded(a: np.ndarray) -> Any:
+            return np.round(np.asarray(a, dtype=np.float64), 6).tolist()
+
+        data = {
+            "embedder": self.embedder, "training_sha256": self.training_sha256,
+            "threshold": round(self.threshold, 6), "weak_threshold": round(self.weak_threshold, 6),
+            "validation": self.validation, "intercept": round(self.intercept, 6), "topics": list(self.topics),
+            "topic_intercept": rounded(self.topic_intercept), "coef": rounded(self.coef),
+            "topic_coef": rounded(self.topic_coef),
+        }
+        Path(path).write_text(json.dumps(data) + "\n", encoding="utf-8")
+
+    # --- scoring ---------------------------------------------------------------------------------
+    def matter_scores(self, vectors: np.ndarray) -> tuple[np.ndarray, list[str]]:
+        """Per vector: P(personal matter) and the most likely topic."""
+        vectors = np.asarray(vectors, dtype=np.float32)
+        scores = 1.0 / (1.0 + np.exp(-(vectors @ self.coef + self.intercept)))
+        topic_logits = vectors @ self.topic_coef.T + self.topic_intercept
+        return scores, [self.topics[int(i)] for i in np.argmax(topic_logits, axis=1)]
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Sentence-like spans (split on . ! ? and line breaks), stripped, at most `MAX_SENTENCES`."""
+    spans = []
+    cuts = [0, *(x for m in _BOUNDARY.finditer(text) for x in (m.start(), m.end())), len(text)]
+    for start, end in zip(cuts[::2], cuts[1::2]):
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        if end - start >= 3:
+            spans.append((start, end))
+    return spans[:MAX_SENTENCES]
+
+
+def score_texts(model: PersonalMatterModel, embed: Embed, texts: Sequence[str]) -> list[MatterScore | None]:
+    """The best-scoring unit (a sentence, or the whole text when it has several) of each text.
+
+    One `embed` call for the whole batch. Empty texts get None.
+    """
+    units: list[tuple[int, int, int]] = []
+    for i, text in enumerate(texts):
+        spans = sentence_spans(text)
+        units += [(i, s, e) for s, e in spans]
+        if len(spans) > 1:
+            units.append((i, spans[0][0], spans[-1][1]))
+    if not units:
+        return [None] * len(texts)
+    vectors = embed([texts[i][s:e] for i, s, e in units])
+    scores, topics = model.matter_scores(np.asarray(vectors))
+    best: list[MatterScore | None] = [None] * len(texts)
+    for (i, s, e), score, topic in zip(units, scores, topics, strict=True):
+        current = best[i]
+        if current is None or score > current.score:
+            best[i] = MatterScore(s, e, float(score), topic)
+    return best
+
+
+# --- training ------------------------------------------------------------------------------------
+def load_rows(path: str | Path) -> list[dict[str, str]]:
+    """Labelled rows of a JSONL training file; labels must be a topic or ``none``."""
+    rows = []
+    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        if row.get("label") not in (*TOPICS, NONE):
+            raise ValueError(f"{path}:{n}: label {row.get('label')!r} is not one of {(*TOPICS, NONE)}")
+        rows.append({"id": str(row["id"]), "text": str(row["text"]), "label": row["label"]})
+    return rows
+
+
+def file_sha256(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def is_validation(row_id: str) -> bool:
+    """Deterministic split: a row is in validation when sha256(id) falls in one of five buckets."""
+    return int(hashlib.sha256(row_id.encode("utf-8")).hexdigest(), 16) % VALIDATION_SHARE == 0
+
+
+def _fit(vectors: np.ndarray, labels: Sequence[Any], balanced: bool) -> Any:
+    from sklearn.linear_model import LogisticRegression
+
+    clf = LogisticRegression(C=C, max_iter=4000, class_weight="balanced" if balanced else None, random_state=0)
+    return clf.fit(vectors, list(labels))
+
+
+def _figures(scores: np.ndarray, positive: np.ndarray, threshold: float) -> dict[str, float]:
+    predicted = scores >= threshold
+    tp = int((predicted & positive).sum())
+    return {"threshold": round(float(threshold), 4), "precision": round(tp / max(int(predicted.sum()), 1), 4),
+            "recall": round(tp / max(int(positive.sum()), 1), 4)}
+
+
+def choose_thresholds(scores: np.ndarray, positive: np.ndarray) -> tuple[float, float]:
+    """(threshold, weak_threshold) on validation scores: the lowest threshold whose precision is
+    >= TARGET_PRECISION (at least 0.5), and the highest whose recall is >= TARGET_RECALL."""
+    pos_scores = np.sort(scores[positive])
+    weak = float(pos_scores[int(np.floor((1 - TARGET_RECALL) * len(pos_scores)))]) if len(pos_scores) else 0.5
+    strong = 0.5
+    for candidate in sorted(set(np.round(scores, 4).tolist()) | {0.5}):
+        if candidate >= 0.5 and _figures(scores, positive, candidate)["precision"] >= TARGET_PRECISION:
+            strong = candidate
+            break
+    return strong, min(weak, strong)
+
+
+def train(path: str | Path, embed: Embed, embedder_name: str) -> PersonalMatterModel:
+    """Fit on the training split, choose both thresholds on the validation split, refit on all rows.
+
+    The stored validation figures are those of the training-split model at the chosen thresholds.
+    """
+    rows = load_rows(path)
+    vectors = np.asarray(embed([r["text"] for r in rows]), dtype=np.float32)
+    labels = np.asarray([r["label"] for r in rows])
+    positive = labels != NONE
+    val = np.asarray([is_validation(r["id"]) for r in rows])
+    first = _fit(vectors[~val], positive[~val], balanced=True)
+    scores = first.predict_proba(vectors[val])[:, 1]
+    threshold, weak = choose_thresholds(scores, positive[val])
+    validation = {"rows": int(val.sum()), "positives": int(positive[val].sum()),
+                  "strong": _figures(scores, positive[val], threshold), "weak": _figures(scores, positive[val], weak)}
+    final = _fit(vectors, positive, balanced=True)
+    topic = _fit(vectors[positive], labels[positive], balanced=False)
+    return PersonalMatterModel(final.coef_[0].astype(np.float32), float(final.intercept_[0]),
+                               tuple(str(c) for c in topic.classes_), topic.coef_.astype(np.float32),
+                               topic.intercept_.astype(np.float32), threshold, weak, embedder_name,
+                               file_sha256(path), validation)
+
+
+__all__ = ["TOPICS", "NONE", "Embed", "MatterScore", "PersonalMatterModel", "score_texts", "sentence_spans",
+           "train", "load_rows", "file_sha256", "is_validation"]

@@ -1,0 +1,128 @@
+"""Detection beyond the US formats (slow: real Presidio, spaCy and the MiniLM classifier).
+
+One table per mechanism: country recognizers and context identifiers, normalised numbers, phones and
+addresses in other formats, detect-secrets, the personal-matter classifier with the level rules, and
+`version`."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from routing.detect import PresidioDetector
+from routing.levels import Level
+
+RECOGNIZERS = Path(__file__).resolve().parents[2] / "routing" / "recognizers.yaml"
+C, R = Level.CONFIDENTIAL, Level.RESTRICTED
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def detector(embedder):
+    det = PresidioDetector.from_yaml(RECOGNIZERS, embed=embedder.embed)
+    det.warm_up()
+    yield det
+    det.close()
+
+
+IDENTIFIERS = [
+    ("UK NI number: RT 48 29 17 D", {"UK_NINO", "NATIONAL_ID"}),
+    ("aadhaar no 5931 2204 8817 for the contractor", {"IN_AADHAAR", "NATIONAL_ID"}),
+    ("PAN card AKLPM7263Q attached", {"IN_PAN", "NATIONAL_ID", "FINANCIAL_ACCOUNT"}),
+    ("DNI 73829104M de la empleada", {"ES_NIF", "NATIONAL_ID"}),
+    ("her BSN is 271838492", {"NATIONAL_ID"}),
+    ("cpf 718.294.305-61 no cadastro", {"NATIONAL_ID"}),
+    ("the account number is 40718263 with sort code 30-94-57", {"FINANCIAL_ACCOUNT", "US_BANK_NUMBER"}),
+    ("patient MRN 88120394 was discharged", {"RECORD_NUMBER"}),
+    ("routing 122105155 for the deposit", {"ABA_ROUTING_NUMBER", "FINANCIAL_ACCOUNT"}),
+    ("my visa card 4929 1832 0047 5513 got declined", {"CREDIT_CARD", "FINANCIAL_ACCOUNT"}),  # fails Luhn
+]
+
+
+@pytest.mark.parametrize("text, entities", IDENTIFIERS)
+def test_when_identifier_of_any_country_then_restricted_or_confidential(detector, text, entities):
+    detection = detector.classify(text)
+
+    assert entities & {f.entity_type for f in detection.findings}, detection
+    assert detection.level >= C
+
+
+@pytest.mark.parametrize(
+    "text, original",
+    [
+        ("card four nine two nine one eight three two zero zero four seven five five one two", "four nine two nine one eight three two zero zero four seven five five one two"),
+        ("ssn 5 3 6 9 0 4 4 1 7 please", "5 3 6 9 0 4 4 1 7"),
+    ],
+)
+def test_when_number_spelled_or_spaced_then_found_on_the_original_span(detector, text, original):
+    detection = detector.classify(text)
+
+    assert detection.level == R
+    assert original in {text[f.start:f.end] for f in detection.findings}, detection
+
+
+@pytest.mark.parametrize(
+    "text, entity",
+    [
+        ("ring me on 07700 900123 tonight", "PHONE_NUMBER"),
+        ("son portable: 06 71 82 93 04", "PHONE_NUMBER"),
+        ("WhatsApp +91 98450 12345 for the keys", "PHONE_NUMBER"),
+        ("please post it to 9 Rosebery Avenue, Brighton BN2 3PL", "STREET_ADDRESS"),
+        ("sie wohnt in der Gartenstraße 14, 10115 Berlin", "STREET_ADDRESS"),
+        ("adres: Prinsengracht 88, 1015 EA Amsterdam", "STREET_ADDRESS"),
+        ("he lives at 12 Wattle Street, Ultimo NSW 2007", "STREET_ADDRESS"),
+        ("my flat is at 4B Lajpat Nagar, New Delhi 110024", "STREET_ADDRESS"),
+    ],
+)
+def test_when_contact_detail_in_other_formats_then_confidential(detector, text, entity):
+    detection = detector.classify(text)
+
+    assert entity in {f.entity_type for f in detection.findings}, detection
+    assert detection.level >= C
+
+
+@pytest.mark.parametrize(
+    "text, sensitive",
+    [
+        ("the sftp password: Kr4k0w-Bridge!9", True),
+        ("GITHUB_TOKEN=ghp_Zt5kL9mQ2xR8vN3cB6hJ1pW4sY7dF0gE2aU5", True),
+        ("postgres://report:Pl4nk-ton9@10.0.0.7:5432/bi", True),
+        ("Set api_key=YOUR_API_KEY in the config file.", False),
+        ("Authorization: Bearer <token>", False),
+        ("export SECRET_KEY=${SECRET_KEY}", False),
+        ("How long must a password be?", False),
+    ],
+)
+def test_when_secret_or_placeholder_then_only_the_secret_is_restricted(detector, text, sensitive):
+    detection = detector.classify(text)
+
+    assert (detection.level == R) == sensitive, detection
+
+
+@pytest.mark.parametrize(
+    "text, sensitive",
+    [
+        ("Has Cordelia Voss told anyone about her cancer diagnosis?", True),    # named person + health
+        ("what bonus is Ravindra getting this year", True),                      # named person + pay
+        ("Which employees were disciplined after the audit?", True),             # group + discipline
+        ("Who was named in the bullying complaint last month?", True),           # group + investigation
+        ("How many sick days do we get per year?", False),                        # policy on the topic
+        ("What is the process for reporting harassment?", False),
+        ("Ask Cordelia to send the slides for the demo.", False),                 # named person, work matter
+    ],
+)
+def test_when_personal_matter_then_confidential_unless_general_policy(detector, text, sensitive):
+    detection = detector.classify(text)
+
+    assert (detection.level >= C) == sensitive, detection
+    if sensitive:
+        matter = [f for f in detection.findings if f.entity_type == "PERSONAL_MATTER"]
+        assert matter and matter[0].topic, detection
+
+
+def test_when_version_read_then_short_stable_and_tied_to_the_classifier(detector, embedder):
+    without_classifier = PresidioDetector.from_yaml(RECOGNIZERS)
+
+    assert detector.version == PresidioDetector.from_yaml(RECOGNIZERS, embed=embedder.embed).version
+    assert len(detector.version) == 12 and detector.version != without_classifier.version

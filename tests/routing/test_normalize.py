@@ -1,0 +1,46 @@
+"""Normalisation of spaced-out and spelled-out digits, and the offset map back to the original text."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from routing.normalize import normalize
+
+
+@pytest.mark.parametrize(
+    "text, normalised, number_in_original",
+    [
+        ("card 4 5 3 9 1 4 8 8 0 3 4 3 6 4 6 7 please", "card 4539148803436467 please", "4 5 3 9 1 4 8 8 0 3 4 3 6 4 6 7"),
+        ("ssn is five three six nine zero four four one seven", "ssn is 536904417", "five three six nine zero four four one seven"),
+        ("tel: Zero Seven-Seven, zero zero nine 0 0", "tel: 077009 0 0", "Zero Seven-Seven, zero zero nine"),
+        ("acct 2-0-4-4-1-7-9-3 ok", "acct 20441793 ok", "2-0-4-4-1-7-9-3"),
+    ],
+)
+def test_when_digits_spaced_or_spelled_then_joined_and_mapped_back(text, normalised, number_in_original):
+    norm = normalize(text)
+    match = re.search(r"\d{6,}", norm.text)
+
+    assert norm.text == normalised and norm.changed
+    start, end = norm.span(match.start(), match.end())
+    assert text[start:end] == number_in_original
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Upgrade to v2.3.1 on 2024-09-10", "+44 20 7946 0812", "one two three", "pages 1 2 3", "version 1.2.3.4.5.6.7",
+     "4539 1488 0343 6467", "", "ten people, one room"],
+)
+def test_when_nothing_to_rewrite_then_identity(text):
+    norm = normalize(text)
+
+    assert norm.text == text and not norm.changed
+    assert norm.span(0, len(text)) == ((0, len(text)) if text else (0, 0))
+
+
+def test_when_text_after_a_rewritten_run_then_offsets_shift_back():
+    text = "call 0 7 7 0 0 9 0 0 4 6 1 then Maria"
+    norm = normalize(text)
+    name = norm.text.index("Maria")
+
+    assert text[slice(*norm.span(name, name + 5))] == "Maria"

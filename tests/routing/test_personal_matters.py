@@ -1,0 +1,105 @@
+"""The personal-matter classifier: its stored model matches its training file, and it separates a
+person's matter from a policy question on the same topic (slow ones use the real MiniLM embedder)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from routing.personal_matters import (
+    TOPICS,
+    PersonalMatterModel,
+    file_sha256,
+    is_validation,
+    load_rows,
+    score_texts,
+    sentence_spans,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+MODEL = ROOT / "routing" / "personal_matter_model.json"
+TRAINING = ROOT / "data" / "routing" / "tuning" / "personal_matters.jsonl"
+
+
+def test_when_model_loaded_then_it_was_trained_on_the_current_training_file():
+    model = PersonalMatterModel.load(MODEL)
+
+    assert model.training_sha256 == file_sha256(TRAINING), (
+        "routing/personal_matter_model.json is stale: run `rag detect train-personal-matters`")
+    assert model.embedder == "all-MiniLM-L6-v2"
+    assert set(model.topics) == set(TOPICS)
+    assert 0.0 < model.weak_threshold <= model.threshold < 1.0
+    assert model.validation["weak"]["recall"] >= 0.95 and model.validation["strong"]["precision"] >= 0.9
+
+
+def test_when_training_file_read_then_split_is_deterministic_and_covers_every_topic():
+    rows = load_rows(TRAINING)
+    validation = [r for r in rows if is_validation(r["id"])]
+
+    assert [is_validation(r["id"]) for r in rows] == [is_validation(r["id"]) for r in load_rows(TRAINING)]
+    assert 0.1 < len(validation) / len(rows) < 0.3
+    assert {r["label"] for r in rows} == {*TOPICS, "none"}
+
+
+@pytest.mark.parametrize(
+    "text, sentences",
+    [
+        ("One. Two!\nThree", ["One.", "Two!", "Three"]),
+        ("A fee of $0.30 applies. Then more.", ["A fee of $0.30 applies.", "Then more."]),
+        ("  ", []),
+    ],
+)
+def test_when_text_split_then_sentences_keep_decimals(text, sentences):
+    assert [text[s:e] for s, e in sentence_spans(text)] == sentences
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "text, topic",
+    [
+        ("Has Wilhelmina been signed off sick with pneumonia again?", "health"),
+        ("What's the total bonus Arvid Lindgren received this year?", "pay_debt"),
+        ("Which engineers were named in the harassment inquiry?", "investigation"),
+        ("Is it true that Maelle was arrested for shoplifting?", "legal"),
+    ],
+)
+def test_when_someones_matter_then_scored_above_the_weak_threshold(embedder, text, topic):
+    model = PersonalMatterModel.load(MODEL)
+
+    [best] = score_texts(model, embedder.embed, [text])
+
+    assert best.score >= model.weak_threshold and best.topic == topic, best
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "text",
+    ["How many sick days does the handbook give us?", "When are bonuses paid out each year?",
+     "Write a Python function that parses ISO dates.", "Restart the worker and clear the queue."],
+)
+def test_when_policy_or_engineering_then_below_the_strong_threshold(embedder, text):
+    model = PersonalMatterModel.load(MODEL)
+
+    [best] = score_texts(model, embedder.embed, [text])
+
+    assert best.score < model.threshold, best
+
+
+@pytest.mark.slow
+def test_when_long_text_then_the_matter_sentence_is_the_span(embedder):
+    model = PersonalMatterModel.load(MODEL)
+    text = "Here are the notes from Monday. The deploy went fine. Quentin told me he has cancer and starts chemo next week."
+
+    [best] = score_texts(model, embedder.embed, [text])
+
+    assert text[best.start:best.end].startswith("Quentin") and best.topic == "health"
+
+
+def test_when_scores_computed_then_they_are_probabilities():
+    model = PersonalMatterModel.load(MODEL)
+    vectors = np.random.default_rng(0).normal(size=(5, model.coef.shape[0])).astype(np.float32)
+
+    scores, topics = model.matter_scores(vectors)
+
+    assert ((scores >= 0) & (scores <= 1)).all() and set(topics) <= set(TOPICS)
