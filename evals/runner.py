@@ -15,6 +15,8 @@ dataset (`EvalConfig.dataset`: SQuAD 2.0 JSON, BEIR folder or a native JSONL fil
 """
 from __future__ import annotations
 
+import json
+
 import tempfile
 import time
 from collections.abc import Callable
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from evals import datasets as ds
+from routing.levels import Level
 from evals.suites import MODES, SEARCH_K, evaluate_answers, evaluate_retrieval, evaluate_routing_sets
 
 SUITES = ("retrieval", "multihop", "routing", "answers")
@@ -35,6 +38,8 @@ ROUTING_SETS = {
     "tuning": ("routing/tuning/prompts.jsonl",),
     "heldout": ("heldout/prompts.jsonl", "heldout/generated_presidio.jsonl"),
 }
+# Benign questions over internal documents whose personal data only detection can find (held-out).
+CONTEXT_SETS = {"heldout": ("heldout/corpus", "heldout/context_questions.jsonl")}
 SHARED_COMPONENTS = ("embedder", "detector")
 
 
@@ -46,6 +51,8 @@ class Runtime(Protocol):
     retriever: Any  # search(query, groups=..., k=..., mode=...) -> hits with chunk_id
     graph: Any  # stats() -> {"nodes": int, ...}
     route_text: Any  # (text) -> decision: the one routing entry point, both backends assumed up
+    plan_question: Any  # (question, groups) -> plan with route and level (retrieval + routing, no generation)
+    policy: Any  # the routing policy in force (its sensitive_level)
 
 
 RuntimeFactory = Callable[[Path], Runtime]
@@ -265,6 +272,7 @@ def run_evals(config: EvalConfig, runtime_factory: RuntimeFactory, route_factory
                 for name, note in loaded.skipped_sets.items():
                     config.progress(f"routing: set {name} {note}")
             suites["routing"] = evaluate_routing_sets(sets, route_factory(native), loaded.skipped_sets)
+            suites["routing"]["context"] = _context_sets(runtime_factory, Path(work), native, config)
         if loaded.external is not None:
             ext = loaded.external
             runtime = _runtime(runtime_factory, Path(work) / ext.name, native)
@@ -273,6 +281,30 @@ def run_evals(config: EvalConfig, runtime_factory: RuntimeFactory, route_factory
             if "answers" in config.suites:
                 suites[f"{ext.name}-answers"] = _answers_suite(runtime, ext, config, ask_factory)
     return {"suites": suites, "config": _config_view(config)}
+
+
+def _context_sets(factory: RuntimeFactory, work: Path, shared: Any, config: EvalConfig) -> dict[str, Any]:
+    """Per context set: its corpus ingested into a home of its own, each benign question planned (retrieval
+    and routing, nothing generated); a question counts as kept off the server when its plan's level is at or
+    above the policy's sensitive level (the route then never is the server, whatever the backends' health)."""
+    out: dict[str, Any] = {}
+    for name, (corpus, questions_file) in CONTEXT_SETS.items():
+        corpus_dir, path = config.data_dir / corpus, config.data_dir / questions_file
+        if not (corpus_dir.is_dir() and path.is_file()):
+            out[name] = {"skipped": f"{corpus} or {questions_file} not found"}
+            continue
+        questions = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        if config.progress:
+            config.progress(f"routing: context set {name}, {len(questions)} questions over {corpus}")
+        runtime = _runtime(factory, work / f"context-{name}", shared)
+        runtime.ingestor.ingest_paths([corpus_dir])
+        plans = [runtime.plan_question(q["question"], tuple(q.get("groups") or ("all",))) for q in questions]
+        sensitive = runtime.policy.sensitive_level
+        kept = [Level.parse(p.level) >= sensitive for p in plans]
+        out[name] = {"questions": len(plans), "kept_local": sum(kept), "kept_local_rate": sum(kept) / max(1, len(plans)),
+                     "routes": {r: sum(p.route == r for p in plans) for r in ("local", "server", "refuse")},
+                     "leaked_ids": [q["id"] for q, k in zip(questions, kept) if not k]}
+    return out
 
 
 def _route_text(runtime: Any) -> Callable[[str], Any]:

@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from indexing.search import HybridSearcher
     from indexing.store import IndexStore
     from knowledge_graph.store import KnowledgeGraph
-    from rag.assistant import Assistant
+    from rag.assistant import Assistant, RoutePlan
     from rag.retriever import Retriever
     from routing.backends.base import GenerationBackend
     from routing.detect import PresidioDetector
@@ -130,6 +130,12 @@ class Runtime:
             (lambda: {name: b.health().ok for name, b in self.backends.items()})
         return Router(self.query_detector if health is None else self.detector, self.policy, probe,
                       timeout_s=self.settings.detection_timeout_s)
+
+    def plan_question(self, question: str, groups: "tuple[str, ...]") -> "RoutePlan":
+        """The dry-run plan of `question` for a reader of `groups`: retrieval and routing, nothing generated."""
+        from rag.types import Principal
+
+        return self.assistant.plan(question, Principal("eval", tuple(groups)))
 
     def route_text(self, text: str) -> "Decision":
         """The decision for a bare prompt with both backends assumed up (the routing eval suite's `route`)."""
