@@ -237,11 +237,12 @@ class PresidioDetector:
         out: list[list[Finding]] = []
         weak = model.weak_threshold if settings.weak_threshold is None else settings.weak_threshold
         for best in score_texts(model, self.embed, texts):
-            if best is None or best.score < weak:
+            if best is None or round(best.score, 3) < weak:
                 out.append([])
                 continue
-            level = settings.level if best.score >= model.threshold else settings.weak_level
-            out.append([Finding(PERSONAL_MATTER, best.start, best.end, best.score, level,
+            level = settings.level if round(best.score, 3) >= model.threshold else settings.weak_level
+            # rounded: batched and single embeddings differ in the last float digits
+            out.append([Finding(PERSONAL_MATTER, best.start, best.end, round(best.score, 3), level,
                                 "PersonalMatterClassifier", topic=best.topic)])
         return out
 
