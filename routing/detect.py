@@ -128,13 +128,15 @@ class PresidioDetector:
 
     # --- lifecycle -------------------------------------------------------------------------------
     def warm_up(self) -> None:
-        """Load the spaCy model and build the Presidio engine (idempotent, ~7 s on 2 cores)."""
+        """Load the spaCy model, the classifier and its embedder, build the Presidio engine (idempotent)."""
         if self._engine is not None:
             return
         with self._lock:
             if self._engine is None:
                 try:
                     self._matter_model = self._load_matter_model()
+                    if self._matter_model is not None and self.embed is not None:
+                        self.embed(["warm up"])  # load the embedding model outside any time budget
                     self._engine = self._build_engine()
                 except Exception as exc:  # third-party errors become ours at this edge
                     raise DetectionError(
