@@ -128,13 +128,15 @@ class PresidioDetector:
 
     # --- lifecycle -------------------------------------------------------------------------------
     def warm_up(self) -> None:
-        """Load the spaCy model and build the Presidio engine (idempotent, ~7 s on 2 cores)."""
+        """Load the spaCy model, the classifier and its embedder, build the Presidio engine (idempotent)."""
         if self._engine is not None:
             return
         with self._lock:
             if self._engine is None:
                 try:
                     self._matter_model = self._load_matter_model()
+                    if self._matter_model is not None and self.embed is not None:
+                        self.embed(["warm up"])  # load the embedding model outside any time budget
                     self._engine = self._build_engine()
                 except Exception as exc:  # third-party errors become ours at this edge
                     raise DetectionError(
@@ -237,11 +239,12 @@ class PresidioDetector:
         out: list[list[Finding]] = []
         weak = model.weak_threshold if settings.weak_threshold is None else settings.weak_threshold
         for best in score_texts(model, self.embed, texts):
-            if best is None or best.score < weak:
+            if best is None or round(best.score, 3) < weak:
                 out.append([])
                 continue
-            level = settings.level if best.score >= model.threshold else settings.weak_level
-            out.append([Finding(PERSONAL_MATTER, best.start, best.end, best.score, level,
+            level = settings.level if round(best.score, 3) >= model.threshold else settings.weak_level
+            # rounded: batched and single embeddings differ in the last float digits
+            out.append([Finding(PERSONAL_MATTER, best.start, best.end, round(best.score, 3), level,
                                 "PersonalMatterClassifier", topic=best.topic)])
         return out
 

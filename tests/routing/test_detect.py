@@ -70,7 +70,8 @@ POSITIVES = [
     ("Email jonas.weber@gmail.com, Jonas Weber's private address", "EMAIL_ADDRESS", C),
     ("date of birth: 14/03/1987", "DATE_OF_BIRTH", C),
     ("She was born on March 3, 1990 in Ohio", "DATE_OF_BIRTH", C),
-    ("Kevin Park was put on a performance improvement plan", "PERSONAL_MATTER", C),
+    # the keyword recognizer's entity was renamed PERSONAL_MATTER_TERM (PERSONAL_MATTER is the classifier's)
+    ("Kevin Park was put on a performance improvement plan", "PERSONAL_MATTER_TERM", C),
     # the context identifier (same span, higher score) now names it; still restricted
     ("passport number 912803456", "NATIONAL_ID", R),
 ]
@@ -157,7 +158,9 @@ def test_when_all_caps_name_then_person_found(detector, text):
 
 
 def test_when_bare_name_then_internal_only(detector):
-    detection = detector.classify("Can you summarise the notes Laura Chen shared?")
+    # a statement: the classifier scores "Can you summarise the notes Laura Chen shared?" in its weak
+    # band (0.50), which next to the name keeps that phrasing local
+    detection = detector.classify("Laura Chen shared the notes from the design review.")
 
     assert detection.level == I
     assert [f.entity_type for f in detection.findings] == ["PERSON"]
