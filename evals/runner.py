@@ -43,6 +43,9 @@ class EvalConfig:
         limit: at most this many queries (or prompts) per suite, sampled with `seed`.
         answers_sample: questions sent through the assistant in the answers suite.
         answer_mode: retriever mode used to fetch the full text of cited chunks.
+        compare_local: answers suite: also answer the same questions on the local path (the server
+            marked down, so the policy keeps them local) and compare F1 on the questions the server
+            answered.
         work_dir: keep the evaluation indexes here (default: a temporary folder, removed after).
         progress: called with a short line as each step starts (the CLI prints it to stderr).
     """
@@ -57,6 +60,7 @@ class EvalConfig:
     limit: int | None = None
     answers_sample: int = 30
     answer_mode: str = "all"
+    compare_local: bool = False
     seed: int = 13
     work_dir: Path | None = None
     progress: Callable[[str], None] | None = None
@@ -164,6 +168,49 @@ def _retrieval_suite(runtime: Any, dataset: ds.RetrievalDataset, config: EvalCon
     return result
 
 
+class _MarkedDown:
+    """A backend that reports itself down: the policy then routes as if the server were unavailable."""
+
+    def __init__(self, backend: Any) -> None:
+        self._backend = backend
+        self.name = backend.name
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._backend, name)
+
+    def health(self) -> Any:
+        from routing.backends.base import BackendHealth
+
+        return BackendHealth(ok=False, detail="marked down by the evaluation (local-path comparison)")
+
+    def generate(self, *args: Any, **kwargs: Any) -> Any:
+        from routing.errors import BackendUnavailable
+
+        raise BackendUnavailable("marked down by the evaluation", backend=self.name)
+
+    stream = generate
+
+
+def local_path_assistant(assistant: Any) -> Any:
+    """A copy of `assistant` whose server backend is down (benign questions are answered locally)."""
+    import copy
+
+    local = copy.copy(assistant)
+    local.backends = {**assistant.backends, "server": _MarkedDown(assistant.backends["server"])}
+    return local
+
+
+def compare_paths(policy: dict[str, Any], local: dict[str, Any]) -> dict[str, Any]:
+    """F1 of the server path vs the local path on the answerable questions the server answered."""
+    same = [qid for qid, row in policy["per_query"].items()
+            if row["route"] == "server" and "f1" in row and "f1" in local["per_query"].get(qid, {})]
+    from evals import metrics
+
+    return {"questions": len(same),
+            "server_f1": metrics.mean(policy["per_query"][q]["f1"] for q in same),
+            "local_f1": metrics.mean(local["per_query"][q]["f1"] for q in same)}
+
+
 def _answers_suite(runtime: Any, dataset: ds.RetrievalDataset, config: EvalConfig) -> dict[str, Any]:
     from rag.types import Principal
 
@@ -171,15 +218,22 @@ def _answers_suite(runtime: Any, dataset: ds.RetrievalDataset, config: EvalConfi
     if config.progress:
         config.progress(f"answers: {len(queries)} questions through the assistant")
 
-    def ask(query: ds.EvalQuery) -> Any:
-        return runtime.assistant.answer(query.question, Principal("eval", tuple(query.groups)))
+    def asker(assistant: Any) -> Callable[[ds.EvalQuery], Any]:
+        return lambda query: assistant.answer(query.question, Principal("eval", tuple(query.groups)))
 
     def chunk_texts(query: ds.EvalQuery) -> dict[str, Any]:
         hits = runtime.retriever.search(query.question, groups=list(query.groups), k=SEARCH_K, mode=config.answer_mode)
         return {h.chunk_id: h for h in hits}
 
-    result = evaluate_answers(queries, ask, chunk_texts)
+    result = evaluate_answers(queries, asker(runtime.assistant), chunk_texts)
     result["dataset"] = dataset.name
+    if config.compare_local:
+        if config.progress:
+            config.progress(f"answers: the same {len(queries)} questions on the local path")
+        local = evaluate_answers(queries, asker(local_path_assistant(runtime.assistant)), chunk_texts)
+        result["local_path"] = {"metrics": local["metrics"], "latency": local["latency"], "routes": local["routes"]}
+        result["compare"] = compare_paths(result, local)
+        result["metrics"]["server_minus_local_f1"] = result["compare"]["server_f1"] - result["compare"]["local_f1"]
     return result
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
 from indexing.types import SearchHit
+from rag.prompts import STOP, SYSTEM_PROMPT, build_messages  # noqa: F401 - re-exported (public names)
 from rag.types import Answer, Citation, Principal
 from routing.backends.base import GenerationBackend, GenerationStream
 from routing.errors import BackendError, BackendUnavailable, DetectionError, RefusedError, SensitiveBackendDown
@@ -26,15 +27,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from rag.runtime import Runtime
     from routing.detect import PresidioDetector
 
-SYSTEM_PROMPT = (
-    "You are the company knowledge assistant. Answer the question using only the numbered context "
-    "passages. Answer in one or two sentences. If the context does not contain the answer, reply "
-    "exactly: I don't know."
-)
 SNIPPET_CHARS = 240
 T = TypeVar("T")
-# A blank line ends the answer: the small local model otherwise tends to repeat itself.
-STOP = ("\n\n",)
 
 
 @dataclass
@@ -244,14 +238,6 @@ class Assistant:
         except BackendError:
             tokens = estimate_tokens(text)
         return tokens + 8 * len(messages)  # chat-template overhead per message
-
-
-def build_messages(question: str, history: Sequence[Mapping[str, str]], hits: Sequence[SearchHit]) -> list[dict[str, str]]:
-    """The chat prompt: system instructions with numbered context passages, the history, the question."""
-    context = "\n\n".join(f"[{i}] {hit.title}: {hit.text}" for i, hit in enumerate(hits, start=1))
-    system = f"{SYSTEM_PROMPT}\n\nContext:\n{context}" if hits else f"{SYSTEM_PROMPT}\n\nContext: (none)"
-    return [{"role": "system", "content": system}, *({"role": m["role"], "content": m["content"]} for m in history),
-            {"role": "user", "content": question}]
 
 
 def _citation(hit: SearchHit) -> Citation:

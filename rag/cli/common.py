@@ -10,12 +10,21 @@ import click
 from rag.config import Settings
 
 # Command modules, each with `register(cli: click.Group)`. Order is the order in `rag --help`.
-COMMAND_MODULES = ("index_cmds", "route_cmds", "graph_cmds", "serve_cmds", "eval_cmds", "bench_cmds", "vllm_cmds")
+COMMAND_MODULES = ("index_cmds", "route_cmds", "graph_cmds", "serve_cmds", "eval_cmds", "bench_cmds", "vllm_cmds",
+                   "models_cmds")
 
 
 def settings() -> Settings:
-    """The settings for this invocation (environment + .env)."""
-    return Settings()
+    """The settings for this invocation (environment + .env), with the active model profile applied.
+
+    A malformed models.yaml or an unknown profile exits with status 2 and one line."""
+    from rag.registry import RegistryError, resolve_settings
+
+    try:
+        return resolve_settings(Settings())
+    except (RegistryError, ValueError) as exc:
+        fail(str(exc), 2)
+        raise  # unreachable: fail() exits
 
 
 def emit(obj: Any, as_json: bool, text: str | None = None) -> None:

@@ -35,7 +35,8 @@ def _modes(value: str) -> tuple[str, ...]:
 
 def run(settings: Settings, *, suites: tuple[str, ...], dataset: Path | None, fmt: str | None,
         thresholds: Path | None, limit: int | None, sample: int, modes: tuple[str, ...],
-        data_dir: Path, corpus: Path | None, work_dir: Path | None, split: str, seed: int) -> tuple[dict[str, Any], int]:
+        data_dir: Path, corpus: Path | None, work_dir: Path | None, split: str, seed: int,
+        compare_local: bool = False) -> tuple[dict[str, Any], int]:
     """Run the evaluation as `rag eval` does; returns the report and the exit status.
 
     Raises:
@@ -54,7 +55,7 @@ def run(settings: Settings, *, suites: tuple[str, ...], dataset: Path | None, fm
     config = runner.EvalConfig(
         suites=suites, data_dir=data_dir, corpus_dir=corpus or settings.corpus_dir, dataset=dataset,
         dataset_format=fmt, split=split, modes=modes, limit=limit, answers_sample=sample,
-        answer_mode=settings.search_mode, seed=seed, work_dir=work_dir,
+        answer_mode=settings.search_mode, seed=seed, work_dir=work_dir, compare_local=compare_local,
         progress=lambda line: click.echo(f"eval: {line}", err=True),
     )
     report = runner.run_evals(config, lambda home: make_runtime(settings, home))
@@ -88,8 +89,10 @@ def register(cli: click.Group) -> None:
     @click.option("--corpus", type=click.Path(path_type=Path), help="Corpus of the native sets (default: RAG_CORPUS_DIR).")
     @click.option("--work-dir", type=click.Path(path_type=Path), help="Keep the evaluation indexes here (default: temporary).")
     @click.option("--seed", default=13, show_default=True, help="Seed of every sample.")
+    @click.option("--compare-local", is_flag=True,
+                  help="Answers suite: also answer on the local path and compare F1 with the server's.")
     def eval_command(suites, dataset, fmt, split, as_json, report_dir, thresholds, no_thresholds, limit, sample,
-                     modes, data_dir, corpus, work_dir, seed) -> None:
+                     modes, data_dir, corpus, work_dir, seed, compare_local) -> None:
         """Evaluate retrieval (every retriever mode), routing safety and answers; fail on thresholds."""
         from evals import report as rep
         from evals.datasets import DatasetError
@@ -100,6 +103,7 @@ def register(cli: click.Group) -> None:
                 common.settings(), suites=tuple(suites), dataset=dataset, fmt=fmt,
                 thresholds=None if no_thresholds else (thresholds or DEFAULT_PATH), limit=limit, sample=sample,
                 modes=_modes(modes), data_dir=data_dir, corpus=corpus, work_dir=work_dir, split=split, seed=seed,
+                compare_local=compare_local,
             )
         except (DatasetError, ThresholdError) as exc:
             common.fail(str(exc), 2)

@@ -1,0 +1,51 @@
+"""The answer prompt: system instructions, numbered passages, history, question; and how answers stop.
+
+One prompt serves every profile's models (Qwen2.5-Coder 0.5B/1.5B, SmolLM2-135M): each backend
+renders the messages with its model's own chat template (the GGUF's for llama.cpp, the HF
+tokenizer's for vLLM), so nothing here is model-specific markup. The answer budget per model
+(``decoding.max_new_tokens`` in models.yaml) reaches the assistant through the settings.
+
+The instructions ask for (1) a short answer taken from the passages, (2) the passage numbers it
+rests on, like ``[2]``, and (3) exactly "I don't know." when the passages do not hold the answer;
+`evals.suites` scores all three (token F1 without the markers, citation accuracy from the markers,
+abstention on unanswerable questions).
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+
+from indexing.types import SearchHit
+
+SYSTEM_PROMPT = (
+    "You are the company knowledge assistant. Answer the question using only the numbered context "
+    "passages. Give the shortest complete answer (a few words or one sentence, wording taken from "
+    "the passages) and end it with the number of the passage it comes from, like [2]. If the "
+    "passages do not state the answer, reply exactly: I don't know."
+)
+ABSTAIN_TEXT = "I don't know."
+# A blank line ends the answer: small models otherwise tend to repeat themselves or add notes.
+STOP = ("\n\n",)
+CITATION_MARK = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
+
+
+def build_messages(question: str, history: Sequence[Mapping[str, str]], hits: Sequence[SearchHit]) -> list[dict[str, str]]:
+    """The chat prompt: system instructions with numbered context passages, the history, the question."""
+    context = "\n\n".join(f"[{i}] {hit.title}: {hit.text}" for i, hit in enumerate(hits, start=1))
+    system = f"{SYSTEM_PROMPT}\n\nContext:\n{context}" if hits else f"{SYSTEM_PROMPT}\n\nContext: (none)"
+    return [{"role": "system", "content": system}, *({"role": m["role"], "content": m["content"]} for m in history),
+            {"role": "user", "content": question}]
+
+
+def cited_numbers(text: str) -> list[int]:
+    """Passage numbers an answer cites (``[2]``, ``[1, 3]``), in order, without repeats."""
+    numbers = [int(n) for group in CITATION_MARK.findall(text) for n in group.split(",")]
+    return list(dict.fromkeys(numbers))
+
+
+def strip_citations(text: str) -> str:
+    """The answer without its ``[n]`` markers (what answer metrics compare with gold answers)."""
+    return CITATION_MARK.sub("", text).strip()
+
+
+__all__ = ["ABSTAIN_TEXT", "SYSTEM_PROMPT", "STOP", "build_messages", "cited_numbers", "strip_citations"]
