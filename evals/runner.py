@@ -225,12 +225,12 @@ def _answers_suite(runtime: Any, dataset: ds.RetrievalDataset, config: EvalConfi
         hits = runtime.retriever.search(query.question, groups=list(query.groups), k=SEARCH_K, mode=config.answer_mode)
         return {h.chunk_id: h for h in hits}
 
-    result = evaluate_answers(queries, asker(runtime.assistant), chunk_texts)
+    result = evaluate_answers(queries, asker(runtime.assistant), chunk_texts, config.progress)
     result["dataset"] = dataset.name
     if config.compare_local:
         if config.progress:
             config.progress(f"answers: the same {len(queries)} questions on the local path")
-        local = evaluate_answers(queries, asker(local_path_assistant(runtime.assistant)), chunk_texts)
+        local = evaluate_answers(queries, asker(local_path_assistant(runtime.assistant)), chunk_texts, config.progress)
         result["local_path"] = {"metrics": local["metrics"], "latency": local["latency"], "routes": local["routes"]}
         result["compare"] = compare_paths(result, local)
         result["metrics"]["server_minus_local_f1"] = result["compare"]["server_f1"] - result["compare"]["local_f1"]

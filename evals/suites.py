@@ -152,6 +152,7 @@ def evaluate_answers(
     queries: Sequence[EvalQuery],
     ask: Callable[[EvalQuery], Any],
     chunk_texts: Callable[[EvalQuery], dict[str, Any]] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Answer quality through the assistant.
 
@@ -164,6 +165,7 @@ def evaluate_answers(
         ask: question -> `rag.types.Answer` (text, citations, route, latencies).
         chunk_texts: question -> {chunk_id: hit} for the full text of cited chunks (citations carry
             only a snippet); without it the snippet is judged.
+        progress: called with one line per question (id, route, score, seconds; never text).
 
     Returns:
         ``{"metrics": {exact_match, f1, abstention_accuracy, false_abstention_rate, citation_accuracy,
@@ -187,6 +189,10 @@ def evaluate_answers(
         rows.append(row)
         by_route.setdefault(answer.route, []).append((row, getattr(answer, "latencies", {}) or {}))
         per_query[query.id] = {"route": answer.route, **{k: row[k] for k in ("f1", "abstained") if k in row}}
+        if progress:
+            total = (getattr(answer, "latencies", None) or {}).get("total", 0.0)
+            progress(f"{len(rows)}/{len(queries)} {query.id} {answer.route} "
+                     + " ".join(f"{k}={row[k]:.2f}" for k in ("f1", "abstained") if k in row) + f" {total:.1f}s")
     return {
         "metrics": {**_scores(rows), "failures": float(sum(failures.values()))},
         "failures": dict(failures),
