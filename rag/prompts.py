@@ -5,8 +5,10 @@ renders the messages with its model's own chat template (the GGUF's for llama.cp
 tokenizer's for vLLM), so nothing here is model-specific markup. The answer budget per model
 (``decoding.max_new_tokens`` in models.yaml) reaches the assistant through the settings.
 
-The instructions ask for (1) a short answer taken from the passages, (2) the passage numbers it
-rests on, like ``[2]``, and (3) exactly "I don't know." when the passages do not hold the answer;
+The instructions ask for (1) the answer alone, in the passages' words (measured on a SQuAD tuning
+sample: "one or two sentences" answers scored F1 ~0.4 on the server model, phrase answers more),
+(2) the passage number it rests on, like ``[2]``, and (3) exactly "I don't know." when the passages
+do not hold the answer (the Qwen 1.5B rarely does so on SQuAD 2.0's adversarial questions);
 `evals.suites` scores all three (token F1 without the markers, citation accuracy from the markers,
 abstention on unanswerable questions).
 """
@@ -18,10 +20,10 @@ from collections.abc import Mapping, Sequence
 from indexing.types import SearchHit
 
 SYSTEM_PROMPT = (
-    "You are the company knowledge assistant. Answer the question using only the numbered context "
-    "passages. Give the shortest complete answer (a few words or one sentence, wording taken from "
-    "the passages) and end it with the number of the passage it comes from, like [2]. If the "
-    "passages do not state the answer, reply exactly: I don't know."
+    "You are the company knowledge assistant. Answer questions from the numbered context passages only. "
+    "Reply with the answer alone: the few words from a passage that answer the question (no full "
+    "sentence, no explanation), then the passage number in brackets, e.g. \"Paris [2]\". If no passage "
+    "states the answer to this exact question, reply exactly: I don't know."
 )
 ABSTAIN_TEXT = "I don't know."
 # A blank line ends the answer: small models otherwise tend to repeat themselves or add notes.

@@ -20,7 +20,7 @@ if [ -f "$squad" ]; then
   export RAG_MODEL_PROFILE=default
   $RAG vllm start --wait
   RAG_HOME="$eval_home/squad" $RAG eval --dataset "$squad" --format squad --limit 700 --suite answers \
-    --sample "${RAG_CI_ANSWERS_SAMPLE:-40}" --report reports/eval-squad
+    --sample "${RAG_CI_ANSWERS_SAMPLE:-20}" --report reports/eval-squad
   $RAG vllm stop
   unset RAG_MODEL_PROFILE
 else
