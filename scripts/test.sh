@@ -19,10 +19,12 @@ if [ -f "$squad" ]; then
   # (Qwen2.5-Coder-1.5B on vLLM for these benign prompts): F1, abstention, false abstention, citations.
   export RAG_MODEL_PROFILE=default
   $RAG vllm start --wait
+  squad_status=0
   RAG_HOME="$eval_home/squad" $RAG eval --dataset "$squad" --format squad --limit 700 --suite answers \
-    --sample "${RAG_CI_ANSWERS_SAMPLE:-20}" --report reports/eval-squad
-  $RAG vllm stop
+    --sample "${RAG_CI_ANSWERS_SAMPLE:-20}" --report reports/eval-squad || squad_status=$?
+  $RAG vllm stop   # one vLLM at a time: the test suite's fixture starts the tiny profile's server next
   unset RAG_MODEL_PROFILE
+  [ "$squad_status" -eq 0 ] || exit "$squad_status"
 else
   echo "note: $squad not found; SQuAD eval skipped" >&2
 fi
