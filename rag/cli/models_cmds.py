@@ -9,8 +9,8 @@
 """
 from __future__ import annotations
 
+import sys
 import uuid
-from pathlib import Path
 
 import click
 
@@ -61,7 +61,7 @@ def fetch_cmd(profile: str | None, keep_parts: bool) -> None:
 
     settings = common.settings()
     registry = _registry(settings, profile)
-    pip = (str(Path(__import__("sys").executable)), "-m", "pip")
+    pip = (sys.executable, "-m", "pip")
     for artifact in registry.needed_artifacts():
         try:
             path, changed = assemble(artifact, ARTIFACTS_DIR, pip=pip, keep_parts=keep_parts,
