@@ -191,3 +191,18 @@ def latency_summary(samples: Iterable[Mapping[str, float]]) -> dict[str, dict[st
         for stage, seconds in sample.items():
             by_stage.setdefault(stage, []).append(float(seconds) * 1000.0)
     return {stage: {"p50_ms": percentile(v, 50), "p95_ms": percentile(v, 95)} for stage, v in by_stage.items()}
+
+
+# Answers cite passages as "[n]" (the prompt in rag/prompts.py asks for it).
+CITATION_MARK = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
+
+
+def cited_numbers(text: str) -> list[int]:
+    """Passage numbers an answer cites (``[2]``, ``[1, 3]``), in order, without repeats."""
+    numbers = [int(n) for group in CITATION_MARK.findall(text) for n in group.split(",")]
+    return list(dict.fromkeys(numbers))
+
+
+def strip_citations(text: str) -> str:
+    """The answer without its ``[n]`` markers (what answer metrics compare with gold answers)."""
+    return CITATION_MARK.sub("", text).strip()

@@ -5,7 +5,7 @@ temporary folder (or `EvalConfig.work_dir`, reused across runs: ingestion is ide
 measured comes in as arguments from the entry point that read the settings (`evals` never imports
 `rag`): a `runtime_factory(home)` returning an object with `ingestor`, `retriever` and `graph` (the
 `Runtime` protocol below), a `route_factory(runtime) -> route(text)` and an
-`ask_factory(runtime) -> ask(question, groups)`; the embedder and the detector are shared between the
+`ask_factory(runtime, local_only) -> ask(question, groups)`; the embedder and the detector are shared between the
 homes of one run.
 
 Suites: ``retrieval`` and ``multihop`` (data/evals/*.jsonl over data/corpus), ``routing``
@@ -57,7 +57,8 @@ class Runtime(Protocol):
 
 RuntimeFactory = Callable[[Path], Runtime]
 RouteFactory = Callable[[Runtime], Callable[[str], Any]]  # runtime -> (text -> decision)
-AskFactory = Callable[[Runtime], Callable[[str, tuple[str, ...]], Any]]  # runtime -> (question, groups -> answer)
+# (runtime, local_only) -> (question, groups -> answer); local_only: the server path is marked down
+AskFactory = Callable[[Runtime, bool], Callable[[str, tuple[str, ...]], Any]]
 
 
 @dataclass
@@ -73,6 +74,9 @@ class EvalConfig:
         limit: at most this many queries (or prompts) per suite, sampled with `seed`.
         answers_sample: questions sent through the assistant in the answers suite.
         answer_mode: retriever mode used to fetch the full text of cited chunks.
+        compare_local: answers suite: also answer the same questions on the local path (the server
+            marked down, so the policy keeps them local) and compare F1 on the questions the server
+            answered.
         work_dir: keep the evaluation indexes here (default: a temporary folder, removed after).
         progress: called with a short line as each step starts (the CLI prints it to stderr).
     """
@@ -87,6 +91,7 @@ class EvalConfig:
     limit: int | None = None
     answers_sample: int = 30
     answer_mode: str = "all"
+    compare_local: bool = False
     seed: int = 13
     work_dir: Path | None = None
     progress: Callable[[str], None] | None = None
@@ -212,23 +217,40 @@ def _retrieval_suite(runtime: Any, dataset: ds.RetrievalDataset, config: EvalCon
     return result
 
 
+def compare_paths(policy: dict[str, Any], local: dict[str, Any]) -> dict[str, Any]:
+    """F1 of the server path vs the local path on the answerable questions the server answered."""
+    from evals import metrics
+
+    same = [qid for qid, row in policy["per_query"].items()
+            if row["route"] == "server" and "f1" in row and "f1" in local["per_query"].get(qid, {})]
+    return {"questions": len(same),
+            "server_f1": metrics.mean(policy["per_query"][q]["f1"] for q in same),
+            "local_f1": metrics.mean(local["per_query"][q]["f1"] for q in same)}
+
+
 def _answers_suite(runtime: Any, dataset: ds.RetrievalDataset, config: EvalConfig,
                    ask_factory: AskFactory) -> dict[str, Any]:
     queries = ds.sample_balanced(dataset.queries, config.answers_sample, config.seed)
     if config.progress:
         config.progress(f"answers: {len(queries)} questions through the assistant")
 
-    answer = ask_factory(runtime)
-
-    def ask(query: ds.EvalQuery) -> Any:
-        return answer(query.question, tuple(query.groups))
+    def asker(local_only: bool) -> Callable[[ds.EvalQuery], Any]:
+        answer = ask_factory(runtime, local_only)
+        return lambda query: answer(query.question, tuple(query.groups))
 
     def chunk_texts(query: ds.EvalQuery) -> dict[str, Any]:
         hits = runtime.retriever.search(query.question, groups=list(query.groups), k=SEARCH_K, mode=config.answer_mode)
         return {h.chunk_id: h for h in hits}
 
-    result = evaluate_answers(queries, ask, chunk_texts)
+    result = evaluate_answers(queries, asker(False), chunk_texts, config.progress)
     result["dataset"] = dataset.name
+    if config.compare_local:
+        if config.progress:
+            config.progress(f"answers: the same {len(queries)} questions on the local path")
+        local = evaluate_answers(queries, asker(True), chunk_texts, config.progress)
+        result["local_path"] = {"metrics": local["metrics"], "latency": local["latency"], "routes": local["routes"]}
+        result["compare"] = compare_paths(result, local)
+        result["metrics"]["server_minus_local_f1"] = result["compare"]["server_f1"] - result["compare"]["local_f1"]
     return result
 
 
@@ -241,7 +263,7 @@ def run_evals(config: EvalConfig, runtime_factory: RuntimeFactory, route_factory
         runtime_factory: home folder -> components whose index lives there (see `Runtime`).
         route_factory: runtime -> (text -> decision); default `runtime.route_text`, the runtime's one
             routing entry point (both backends assumed up, so the suite measures detection and policy).
-        ask_factory: runtime -> (question, groups -> answer); needed by the ``answers`` suite.
+        ask_factory: (runtime, local_only) -> (question, groups -> answer); needed by the ``answers`` suite.
 
     Raises:
         DatasetError: before any model is loaded, when a dataset is missing or malformed.

@@ -112,26 +112,68 @@ def _cited(answer: Any, texts: dict[str, Any]) -> list[_Cited]:
     return out
 
 
+def _cited_hits(answer: Any, texts: dict[str, Any]) -> list[_Cited]:
+    """The passages the answer cites with ``[n]`` markers; all passages it was given when it has none."""
+
+    given = _cited(answer, texts)
+    marked = [given[n - 1] for n in metrics.cited_numbers(answer.text) if 0 < n <= len(given)]
+    return marked or given
+
+
+def _scores(rows: list[dict[str, float]]) -> dict[str, float]:
+    answerable = [r for r in rows if "f1" in r]
+    unanswerable = [r for r in rows if "abstained" in r]
+    return {
+        "exact_match": metrics.mean(r["em"] for r in answerable),
+        "f1": metrics.mean(r["f1"] for r in answerable),
+        "citation_accuracy": metrics.mean(r["cited_ok"] for r in answerable),
+        "citation_marked_rate": metrics.mean(r["marked"] for r in answerable),
+        "false_abstention_rate": metrics.mean(r["false_abstain"] for r in answerable),
+        "abstention_accuracy": metrics.mean(r["abstained"] for r in unanswerable),
+        "answerable": float(len(answerable)),
+        "unanswerable": float(len(unanswerable)),
+    }
+
+
+def _score_one(query: EvalQuery, answer: Any, texts: dict[str, Any]) -> dict[str, float]:
+
+    text = metrics.strip_citations(answer.text)
+    abstained = is_abstention(text)
+    if not query.answerable:
+        return {"abstained": float(abstained)}
+    return {"em": metrics.exact_match(text, query.answers), "f1": metrics.token_f1(text, query.answers),
+            "false_abstain": float(abstained), "marked": float(bool(metrics.cited_numbers(answer.text))),
+            "cited_ok": float(any_supported(_cited_hits(answer, texts), query.targets, query.answers))}
+
+
 def evaluate_answers(
     queries: Sequence[EvalQuery],
     ask: Callable[[EvalQuery], Any],
     chunk_texts: Callable[[EvalQuery], dict[str, Any]] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Answer quality through the assistant.
+
+    Answers are scored without their ``[n]`` citation markers (SQuAD exact match and token F1);
+    citation accuracy judges the passages an answer cites with markers (all passages it was given
+    when it cites none); an answer abstains when it says the sources do not hold the answer.
 
     Args:
         queries: the (sampled) questions; unanswerable ones test abstention.
         ask: question -> `rag.types.Answer` (text, citations, route, latencies).
         chunk_texts: question -> {chunk_id: hit} for the full text of cited chunks (citations carry
             only a snippet); without it the snippet is judged.
+        progress: called with one line per question (id, route, score, seconds; never text).
 
     Returns:
-        ``{"metrics": {exact_match, f1, abstention_accuracy, false_abstention_rate,
-        citation_accuracy, answerable, unanswerable, failures}, "failures": {error type: count}, "latency": {stage: {p50_ms, p95_ms}},
-        "routes": {route: count}}``.
+        ``{"metrics": {exact_match, f1, abstention_accuracy, false_abstention_rate, citation_accuracy,
+        citation_marked_rate, answerable, unanswerable, failures}, "failures": {error type: count},
+        "latency": {stage: {p50_ms, p95_ms}}, "routes": {route: count}, "by_route": {route: metrics
+        + latency}, "per_query": {query id: {route, f1 | abstained}}}``.
     """
-    em, f1, cited_ok, abstain_ok, false_abstain = [], [], [], [], []
-    latencies, routes, failures = [], Counter(), Counter()
+    rows: list[dict[str, float]] = []
+    by_route: dict[str, list[tuple[dict[str, float], dict[str, float]]]] = {}
+    latencies, routes, failures, per_query = [], Counter(), Counter(), {}
     for query in queries:
         try:
             answer = ask(query)
@@ -141,29 +183,22 @@ def evaluate_answers(
         else:
             latencies.append(answer.latencies)
         routes[answer.route] += 1
-        abstained = is_abstention(answer.text)
-        if not query.answerable:
-            abstain_ok.append(float(abstained))
-            continue
-        em.append(metrics.exact_match(answer.text, query.answers))
-        f1.append(metrics.token_f1(answer.text, query.answers))
-        false_abstain.append(float(abstained))
-        texts = chunk_texts(query) if chunk_texts else {}
-        cited_ok.append(float(any_supported(_cited(answer, texts), query.targets, query.answers)))
+        row = _score_one(query, answer, chunk_texts(query) if chunk_texts and query.answerable else {})
+        rows.append(row)
+        by_route.setdefault(answer.route, []).append((row, getattr(answer, "latencies", {}) or {}))
+        per_query[query.id] = {"route": answer.route, **{k: row[k] for k in ("f1", "abstained") if k in row}}
+        if progress:
+            total = (getattr(answer, "latencies", None) or {}).get("total", 0.0)
+            progress(f"{len(rows)}/{len(queries)} {query.id} {answer.route} "
+                     + " ".join(f"{k}={row[k]:.2f}" for k in ("f1", "abstained") if k in row) + f" {total:.1f}s")
     return {
-        "metrics": {
-            "exact_match": metrics.mean(em),
-            "f1": metrics.mean(f1),
-            "citation_accuracy": metrics.mean(cited_ok),
-            "false_abstention_rate": metrics.mean(false_abstain),
-            "abstention_accuracy": metrics.mean(abstain_ok),
-            "answerable": float(len(em)),
-            "unanswerable": float(len(abstain_ok)),
-            "failures": float(sum(failures.values())),
-        },
+        "metrics": {**_scores(rows), "failures": float(sum(failures.values()))},
         "failures": dict(failures),
         "latency": metrics.latency_summary(latencies),
         "routes": dict(sorted(routes.items())),
+        "by_route": {route: {**_scores([r for r, _ in pairs]), "latency": metrics.latency_summary([t for _, t in pairs])}
+                     for route, pairs in sorted(by_route.items())},
+        "per_query": per_query,
     }
 
 

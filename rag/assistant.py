@@ -8,6 +8,7 @@ backend barred: there is no generic fallback, so a sensitive prompt can never dr
 """
 from __future__ import annotations
 
+import copy
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -16,8 +17,9 @@ from typing import TYPE_CHECKING, TypeVar
 
 from indexing.types import SearchHit, passage_text
 from rag.errors import PromptTooLarge
+from rag.prompts import STOP, SYSTEM_PROMPT, build_messages  # noqa: F401 - re-exported (public names)
 from rag.types import Answer, Citation, Principal
-from routing.backends.base import GenerationBackend, GenerationStream
+from routing.backends.base import BackendHealth, Generation, GenerationBackend, GenerationStream
 from routing.egress import EgressBlocked, guarded
 from routing.errors import BackendUnavailable, RefusedError, SensitiveBackendDown
 from routing.findings import Finding
@@ -29,15 +31,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from rag.retriever import Retriever
     from rag.runtime import Runtime
 
-SYSTEM_PROMPT = (
-    "You are the company knowledge assistant. Answer the question using only the numbered context "
-    "passages. Answer in one or two sentences. If the context does not contain the answer, reply "
-    "exactly: I don't know."
-)
 SNIPPET_CHARS = 240
 T = TypeVar("T")
-# A blank line ends the answer: the small local model otherwise tends to repeat itself.
-STOP = ("\n\n",)
 
 
 @dataclass
@@ -338,6 +333,32 @@ class RoutePlan:
         return asdict(self)
 
 
+class _MarkedDown:
+    """A backend that reports itself down and refuses to generate (the evaluation's local-path comparison)."""
+
+    def __init__(self, backend: GenerationBackend) -> None:
+        self._backend = backend
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._backend, name)
+
+    def health(self) -> BackendHealth:
+        return BackendHealth(ok=False, detail="marked down (local-path comparison)")
+
+    def generate(self, *args: object, **kwargs: object) -> Generation:
+        raise BackendUnavailable("marked down (local-path comparison)", backend="server")
+
+    stream = generate  # type: ignore[assignment]
+
+
+def server_marked_down(assistant: Assistant) -> Assistant:
+    """A copy of `assistant` whose server backend is down: the policy answers benign questions locally."""
+    local = copy.copy(assistant)
+    local.backends = {**assistant.backends, "server": _MarkedDown(assistant.backends["server"])}
+    local.router = Router(local.detector, local.policy, local._health, timeout_s=local.detection_timeout_s)
+    return local
+
+
 def check_prompt_size(question: str, history: Sequence[Mapping[str, str]], limits: PromptLimits) -> None:
     """Raise `PromptTooLarge` when the history or the whole user input is over `limits`."""
     history_chars = sum(len(str(m.get("content", ""))) for m in history)
@@ -350,14 +371,6 @@ def check_prompt_size(question: str, history: Sequence[Mapping[str, str]], limit
     if history_chars + len(question) > limits.max_total_chars:
         raise PromptTooLarge(f"question and history have {history_chars + len(question)} characters; the limit "
                              f"is {limits.max_total_chars}. Shorten them.", field="messages")
-
-
-def build_messages(question: str, history: Sequence[Mapping[str, str]], hits: Sequence[SearchHit]) -> list[dict[str, str]]:
-    """The chat prompt: system instructions with numbered context passages, the history, the question."""
-    context = "\n\n".join(f"[{i}] {hit.title}: {hit.text}" for i, hit in enumerate(hits, start=1))
-    system = f"{SYSTEM_PROMPT}\n\nContext:\n{context}" if hits else f"{SYSTEM_PROMPT}\n\nContext: (none)"
-    return [{"role": "system", "content": system}, *({"role": m["role"], "content": m["content"]} for m in history),
-            {"role": "user", "content": question}]
 
 
 def _citation(hit: SearchHit) -> Citation:

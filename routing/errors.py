@@ -7,6 +7,7 @@ langchain-core and httpx::
     ├── DetectionError                sensitivity detection failed or timed out (caller: treat as sensitive)
     ├── BackendError                  base for generation backends
     │   ├── BackendUnavailable        backend down / unreachable / timed out; is_retryable = True
+    │   │   └── ModelFileError        model file missing, truncated or altered (sha256/size mismatch)
     │   └── GenerationError           backend answered but generation failed (bad request, bad output)
     └── RefusedError                  the policy refused to route the request (nothing was generated)
         └── SensitiveBackendDown      sensitive request while the local backend is down: never sent to the server
@@ -54,6 +55,15 @@ class BackendUnavailable(BackendError):
     """The backend cannot be reached, is not loaded, or did not answer in time. Retrying may help."""
 
     is_retryable = True
+
+
+class ModelFileError(BackendUnavailable):
+    """A model file is missing, truncated or altered (size or sha256 differs from the pinned one).
+
+    Never retryable: the file must be re-fetched (`rag models fetch`) or the pin corrected first.
+    """
+
+    is_retryable = False
 
 
 class GenerationError(BackendError):

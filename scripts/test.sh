@@ -9,12 +9,22 @@ RAG=.venv/bin/rag
 # Eval gates on a throw-away index (never the user's .rag): thresholds in evals/thresholds.yaml fail CI.
 eval_home=$(mktemp -d "${TMPDIR:-/tmp}/rag-eval.XXXXXX")
 trap 'rm -rf "$eval_home"' EXIT
-RAG_HOME="$eval_home" $RAG eval --suite retrieval --suite multihop --suite routing --suite answers --sample 30 \
-  --report reports/eval
+# Retrieval, multi-hop, routing, and the native answers suite on the fast `tiny` profile (SmolLM2-135M).
+RAG_MODEL_PROFILE=tiny RAG_HOME="$eval_home" $RAG eval --suite retrieval --suite multihop --suite routing \
+  --suite answers --sample 30 --report reports/eval
 squad=../shared/datasets/squad-v2-dev-5-articles.json
 if [ -f "$squad" ]; then
-  # a seeded sample of 700 of the 1,407 questions (364 answerable) keeps CI time sane (all 5 retriever modes)
-  RAG_HOME="$eval_home/squad" $RAG eval --dataset "$squad" --format squad --limit 700 --report reports/eval-squad
+  # SQuAD: a seeded sample of 700 of the 1,407 questions (364 answerable) for retrieval (all 5 retriever modes),
+  # and answer quality of the `default` profile on a balanced sample through the full pipeline
+  # (Qwen2.5-Coder-1.5B on vLLM for these benign prompts): F1, abstention, false abstention, citations.
+  export RAG_MODEL_PROFILE=default
+  $RAG vllm start --wait
+  squad_status=0
+  RAG_HOME="$eval_home/squad" $RAG eval --dataset "$squad" --format squad --limit 700 --suite answers \
+    --sample "${RAG_CI_ANSWERS_SAMPLE:-20}" --report reports/eval-squad || squad_status=$?
+  $RAG vllm stop   # one vLLM at a time: the test suite's fixture starts the tiny profile's server next
+  unset RAG_MODEL_PROFILE
+  [ "$squad_status" -eq 0 ] || exit "$squad_status"
 else
   echo "note: $squad not found; SQuAD eval skipped" >&2
 fi

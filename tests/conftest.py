@@ -4,6 +4,9 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ["TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS"] = ""
+# The test suite runs the `tiny` model profile (SmolLM2-135M on both paths): fast, and installed by
+# `make setup`. The `default` profile (Qwen2.5-Coder) is gated by the answers eval in scripts/test.sh.
+os.environ["RAG_MODEL_PROFILE"] = "tiny"
 
 
 # --- the real vLLM server (tests marked @pytest.mark.vllm); helpers in tests/vllm_support.py ----------

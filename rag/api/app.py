@@ -25,7 +25,7 @@ from rag.api.deps import generation_slot, rate_limit
 from rag.api.state import ServiceState
 from rag.config import Settings
 from rag.errors import PayloadTooLarge, ServiceError, ServiceUnavailable, error_body, to_service_error
-from rag.registry import ModelRegistry
+from rag.registry import ModelRegistry, active_profile
 from rag.runtime import Runtime
 from routing.errors import RoutingError
 
@@ -45,7 +45,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     """
     if runtime is None:
         runtime = Runtime(settings or Settings())
-    registry = ModelRegistry.load(runtime.settings.models_registry_path).reconcile(runtime.settings)
+    registry = ModelRegistry.load(runtime.settings.models_registry_path,
+                                  active_profile(runtime.settings)).reconcile(runtime.settings)
     if not _components_built(runtime):
         runtime.settings = registry.apply_to(runtime.settings)
     state = ServiceState(runtime, registry)

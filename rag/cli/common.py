@@ -18,7 +18,8 @@ from rag.config import Settings
 
 # Command modules, each with `register(cli: click.Group)`. Order is the order in `rag --help`.
 COMMAND_MODULES = ("ingest_cmds", "docs_cmds", "index_cmds", "search_cmds", "ask_cmds", "route_cmds", "detect_cmds",
-                   "graph_cmds", "serve_cmds", "users_cmds", "audit_cmds", "eval_cmds", "bench_cmds", "vllm_cmds")
+                   "graph_cmds", "serve_cmds", "users_cmds", "audit_cmds", "models_cmds", "eval_cmds", "bench_cmds",
+                   "vllm_cmds")
 
 DEFAULT_READER_GROUPS = "all"
 
@@ -26,8 +27,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def settings() -> Settings:
-    """The settings for this invocation (environment + .env)."""
-    return Settings()
+    """The settings for this invocation (environment + .env), with the active model profile applied.
+
+    A bad setting, a malformed models.yaml or an unknown profile exits with status 2 and one line
+    (see `failure`)."""
+    from rag.registry import resolve_settings
+
+    return resolve_settings(Settings())
 
 
 def runtime() -> Any:
@@ -83,7 +89,8 @@ def reader_groups(config: Settings, user: str | None, groups: str | None) -> tup
 
 def failure(exc: BaseException) -> tuple[str, int] | None:
     """(one-line message, exit code) for an expected failure; None for anything else (a bug: traceback)."""
-    for describe in (_config_failure, _indexing_failure, _routing_failure, _service_failure, _evals_failure):
+    for describe in (_config_failure, _registry_failure, _indexing_failure, _routing_failure, _service_failure,
+                     _evals_failure):
         found = describe(exc)
         if found is not None:
             return found
@@ -108,6 +115,12 @@ def _config_failure(exc: BaseException) -> tuple[str, int] | None:
 def _setting_name(loc: tuple, model: str) -> str:
     name = ".".join(str(p) for p in loc) or "value"
     return f"RAG_{name.upper()}" if model == Settings.__name__ and loc else name
+
+
+def _registry_failure(exc: BaseException) -> tuple[str, int] | None:
+    from rag.registry import RegistryError
+
+    return (str(exc), 2) if isinstance(exc, RegistryError) else None
 
 
 def _indexing_failure(exc: BaseException) -> tuple[str, int] | None:

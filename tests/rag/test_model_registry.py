@@ -90,3 +90,65 @@ def test_when_repo_models_yaml_loaded_then_every_role_resolves_to_an_existing_lo
     assert {e.role for e in registry.entries} == {"local", "server", "embedding", "spacy"}
     for role in ("local", "embedding", "spacy"):
         assert Path(registry.for_role(role).path).exists(), role
+
+
+# --- profiles (models.yaml of the repository) ---------------------------------------------------------
+REAL = REPO_ROOT / "models.yaml"
+
+
+@pytest.mark.parametrize(("profile", "local", "server", "pinned"), [
+    ("default", "qwen2.5-coder-0.5b-instruct-q4_k_m", "qwen2.5-coder-1.5b-instruct", True),
+    ("tiny", "smollm2-135m-instruct-q4_1", "smollm2-135m-instruct", False),
+])
+def test_when_profile_chosen_then_both_paths_and_pins_follow_it(tmp_path, profile, local, server, pinned):
+    settings = ModelRegistry.load(REAL, profile).apply_to(Settings(home=tmp_path))
+    registry = ModelRegistry.load(REAL, profile)
+    assert (registry.for_role("local").name, registry.for_role("server").name) == (local, server)
+    assert settings.vllm_model == server and str(settings.llama_model_path) == registry.for_role("local").path
+    assert (settings.llama_model_sha256 is not None) is pinned and (settings.vllm_source_sha256 is not None) is pinned
+    assert registry.for_role("embedding") is not None  # entries without `profiles` are in every profile
+
+
+def test_when_profiles_switch_then_no_pin_of_the_previous_profile_remains(tmp_path):
+    base = Settings(home=tmp_path)
+    default = ModelRegistry.load(REAL, "default").apply_to(base)
+    tiny = ModelRegistry.load(REAL, "tiny").apply_to(default)
+    assert (tiny.llama_model_sha256, tiny.vllm_source_gguf, tiny.vllm_model) == (None, None, "smollm2-135m-instruct")
+    assert tiny.model_fields_set == default.model_fields_set == base.model_fields_set  # registry values: not explicit
+
+
+def test_when_profile_unknown_then_error_lists_the_profiles():
+    with pytest.raises(RegistryError, match="unknown model profile 'huge'.*default, tiny"):
+        ModelRegistry.load(REAL, "huge")
+
+
+def test_when_profile_set_in_env_or_recorded_then_env_wins(tmp_path, monkeypatch):
+    from rag.registry import PROFILE_FILE, active_profile, resolve_settings
+
+    monkeypatch.delenv("RAG_MODEL_PROFILE", raising=False)
+    assert active_profile(Settings(home=tmp_path)) is None
+    (tmp_path / PROFILE_FILE).write_text("default\n")
+    assert resolve_settings(Settings(home=tmp_path)).vllm_model == "qwen2.5-coder-1.5b-instruct"
+    monkeypatch.setenv("RAG_MODEL_PROFILE", "tiny")
+    assert resolve_settings(Settings(home=tmp_path)).vllm_model == "smollm2-135m-instruct"
+
+
+def test_when_rag_models_use_then_profile_switches_and_is_audited(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from rag.audit import AuditLog
+    from rag.cli import cli
+
+    monkeypatch.delenv("RAG_MODEL_PROFILE", raising=False)
+    monkeypatch.setenv("RAG_HOME", str(tmp_path))
+    runner = CliRunner()
+    first = runner.invoke(cli, ["models", "use", "tiny", "--user", "ops"])
+    back = runner.invoke(cli, ["models", "use", "default", "--user", "ops"])
+    bad = runner.invoke(cli, ["models", "use", "huge"])
+    assert first.exit_code == back.exit_code == 0, first.output + back.output
+    assert bad.exit_code == 2 and "unknown model profile" in bad.output and "Traceback" not in bad.output
+    listed = runner.invoke(cli, ["models", "list", "--json"])
+    assert '"profile": "default"' in listed.output
+    records = AuditLog(tmp_path / "audit.sqlite3").tail(5)
+    assert [r["action"] for r in records] == ["models.use", "models.use"]
+    assert records[-1]["reasons"] == ["profile tiny -> default"] and records[-1]["user"] == "ops"

@@ -1,0 +1,41 @@
+"""The answer prompt: system instructions, numbered passages, history, question; and how answers stop.
+
+One prompt serves every profile's models (Qwen2.5-Coder 0.5B/1.5B, SmolLM2-135M): each backend
+renders the messages with its model's own chat template (the GGUF's for llama.cpp, the HF
+tokenizer's for vLLM), so nothing here is model-specific markup. The answer budget per model
+(``decoding.max_new_tokens`` in models.yaml) reaches the assistant through the settings.
+
+The instructions ask for (1) the answer alone, in the passages' words (measured on a SQuAD tuning
+sample: "one or two sentences" answers scored F1 ~0.4 on the server model, phrase answers more),
+(2) the passage number it rests on, like ``[2]``, and (3) exactly "I don't know." when the passages
+do not hold the answer (the Qwen 1.5B rarely does so on SQuAD 2.0's adversarial questions);
+`evals.suites` scores all three (token F1 without the markers, citation accuracy from the markers,
+abstention on unanswerable questions).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from indexing.types import SearchHit, passage_text
+
+SYSTEM_PROMPT = (
+    "You are the company knowledge assistant. Answer questions from the numbered context passages only. "
+    "Reply with the answer alone: the few words from a passage that answer the question (no full "
+    "sentence, no explanation), then the passage number in brackets, e.g. \"Paris [2]\". If no passage "
+    "states the answer to this exact question, reply exactly: I don't know."
+)
+ABSTAIN_TEXT = "I don't know."
+# A blank line ends the answer: small models otherwise tend to repeat themselves or add notes.
+STOP = ("\n\n",)
+
+
+def build_messages(question: str, history: Sequence[Mapping[str, str]], hits: Sequence[SearchHit]) -> list[dict[str, str]]:
+    """The chat prompt: system instructions with numbered context passages, the history, the question."""
+    # "[n] " + passage_text(...) on its own line: ingest labels and the egress scan read passages this way
+    context = "\n\n".join(f"[{i}] {passage_text(hit.title, hit.text)}" for i, hit in enumerate(hits, start=1))
+    system = f"{SYSTEM_PROMPT}\n\nContext:\n{context}" if hits else f"{SYSTEM_PROMPT}\n\nContext: (none)"
+    return [{"role": "system", "content": system}, *({"role": m["role"], "content": m["content"]} for m in history),
+            {"role": "user", "content": question}]
+
+
+__all__ = ["ABSTAIN_TEXT", "SYSTEM_PROMPT", "STOP", "build_messages"]
