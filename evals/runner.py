@@ -36,7 +36,8 @@ ROUTING_SETS = {
     # name -> files under the data folder; the first set's figures are the suite's top-level metrics
     "dev": ("routing/prompts.jsonl", "routing/generated.jsonl"),
     "tuning": ("routing/tuning/prompts.jsonl",),
-    "heldout": ("heldout/prompts.jsonl", "heldout/generated_presidio.jsonl"),
+    "heldout": ("heldout/prompts.jsonl",),
+    "heldout_generated": ("heldout/generated_presidio.jsonl",),
 }
 # Benign questions over internal documents whose personal data only detection can find (held-out).
 CONTEXT_SETS = {"heldout": ("heldout/corpus", "heldout/context_questions.jsonl")}
