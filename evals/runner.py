@@ -35,7 +35,7 @@ ROUTING_FILES = ("prompts.jsonl", "generated.jsonl")
 ROUTING_SETS = {
     # name -> files under the data folder; the first set's figures are the suite's top-level metrics
     "dev": ("routing/prompts.jsonl", "routing/generated.jsonl"),
-    "tuning": ("routing/tuning/prompts.jsonl",),
+    "tuning": ("routing/tuning/prompts.jsonl", "routing/tuning/generated_presidio.jsonl"),
     "heldout": ("heldout/prompts.jsonl", "heldout/generated_presidio.jsonl"),
 }
 # Benign questions over internal documents whose personal data only detection can find (held-out).
