@@ -81,9 +81,23 @@ class EntityExtractor:
             matcher.add(entity.key, [nlp.make_doc(form) for form in entity.surface_forms])
             self._types[entity.key] = entity.type
 
-    def extract(self, texts: Sequence[str]) -> list[Extraction]:
-        """Extract mentions and relations from each text (batched through `nlp.pipe`)."""
-        return [self.extract_doc(doc) for doc in self.nlp.pipe(texts, batch_size=self.batch_size)]
+    def extract(self, texts: Sequence[str], docs: Sequence[Doc | None] | None = None) -> list[Extraction]:
+        """Extract mentions and relations from each text (batched through `nlp.pipe`).
+
+        Args:
+            texts: The texts.
+            docs: Optional Docs already parsed by the same pipeline (Presidio's, at ingest), one per text;
+                a Doc whose text differs from its text (Presidio title-cases ALL-CAPS runs) or None is
+                parsed again, so the result is the same as without `docs`.
+        """
+        docs = list(docs) if docs is not None else [None] * len(texts)
+        if len(docs) != len(texts):
+            raise ValueError(f"extract got {len(texts)} texts but {len(docs)} docs")
+        usable = [d if isinstance(d, Doc) and d.text == t else None for t, d in zip(texts, docs)]
+        missing = [i for i, d in enumerate(usable) if d is None]
+        for i, doc in zip(missing, self.nlp.pipe([texts[i] for i in missing], batch_size=self.batch_size)):
+            usable[i] = doc
+        return [self.extract_doc(doc) for doc in usable]
 
     def extract_doc(self, doc: Doc) -> Extraction:
         """Extract from an already-parsed Doc."""

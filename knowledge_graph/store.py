@@ -81,9 +81,12 @@ class KnowledgeGraph:
         self._conn: sqlite3.Connection | None = None
 
     # --- ingest listener protocol ------------------------------------------------------------------
-    def prepare(self, chunks: Sequence[Chunk]) -> PreparedChunks:
-        """Extract entities and relations of a document's chunks (heavy; runs outside the transaction)."""
-        extractions = self.extractor.extract([chunk.text for chunk in chunks])
+    def prepare(self, chunks: Sequence[Chunk], parsed: Sequence[object] | None = None) -> PreparedChunks:
+        """Extract entities and relations of a document's chunks (heavy; runs outside the transaction).
+
+        `parsed`: the chunks' spaCy Docs when the labeller already parsed them (each text is parsed once).
+        """
+        extractions = self.extractor.extract([chunk.text for chunk in chunks], parsed)  # type: ignore[arg-type]
         return PreparedChunks(tuple((c.chunk_id, c.doc_id, e) for c, e in zip(chunks, extractions)))
 
     def write(self, conn: sqlite3.Connection, prepared: PreparedChunks | None,

@@ -40,7 +40,8 @@ class Runtime:
     def store(self) -> "IndexStore":
         from indexing.store import IndexStore
 
-        return IndexStore(self.settings.index_dir, dim=self.embedder.dim)
+        return IndexStore(self.settings.index_dir, dim=self.embedder.dim,
+                          approx_threshold=self.settings.ann_threshold_chunks, nprobe=self.settings.ann_nprobe)
 
     @cached_property
     def detector(self) -> "PresidioDetector":
@@ -58,11 +59,12 @@ class Runtime:
     @cached_property
     def ingestor(self) -> "Ingestor":
         from indexing.ingest import Ingestor
+        from rag.ingest_labels import PresidioLabeler
 
         return Ingestor(
             store=self.store,
             embedder=self.embedder,
-            labeler=self.detector.label_texts if self.settings.ingest_detect else None,
+            labeler=PresidioLabeler(self.detector) if self.settings.ingest_detect else None,
             listeners=[self.graph] if self.settings.ingest_graph else [],
             max_file_bytes=self.settings.max_file_bytes,
             chunk_max_tokens=self.settings.chunk_max_tokens,
@@ -70,6 +72,7 @@ class Runtime:
             default_groups=self.settings.default_groups,
             default_classification=self.settings.default_classification,
             embed_batch_chunks=self.settings.ingest_batch_chunks,
+            overlap=self.settings.ingest_overlap,
         )
 
     # --- query path ------------------------------------------------------------------------------
@@ -96,7 +99,8 @@ class Runtime:
 
         s = self.settings
         return {
-            "local": LlamaCppBackend(s.llama_model_path, n_threads=s.llama_threads, n_ctx=s.llama_ctx),
+            "local": LlamaCppBackend(s.llama_model_path, n_threads=s.llama_threads, n_ctx=s.llama_ctx,
+                                     lock_timeout_s=s.local_queue_wait_s, queue_depth=s.local_queue_depth),
             "server": OpenAICompatBackend(s.vllm_url, s.vllm_model, api_key=s.vllm_api_key, timeout_s=s.vllm_timeout_s),
         }
 

@@ -158,6 +158,29 @@ class PresidioDetector:
             logger.exception("sensitivity detection failed for %d text(s)", len(texts))
             raise DetectionError(f"sensitivity detection failed ({type(exc).__name__}); treated as sensitive") from exc
 
+    def classify_parsed(self, texts: Sequence[str]) -> tuple[list[Detection], list[Any]]:
+        """Like `classify_many` (no time budget: ingest), plus each text's spaCy `Doc`, parsed once.
+
+        The Docs are of the text as Presidio saw it: runs of ALL-CAPS words title-cased (same length and
+        offsets, see `caps_to_title`); `doc.text != text` tells a caller that needs the raw casing to re-parse.
+
+        Raises:
+            DetectionError: analysis failed; no partial result is returned.
+        """
+        texts = [t if isinstance(t, str) else str(t) for t in texts]
+        if not texts:
+            return [], []
+        self.warm_up()
+        try:
+            normalized = [caps_to_title(t, self._caps_stop_words) for t in texts]
+            batch = list(self._engine.nlp_engine.process_batch(normalized, self.language, batch_size=self.batch_size))
+            detections = [Detection.from_findings(self._analyze(text, artifacts))
+                          for text, (_, artifacts) in zip(texts, batch, strict=True)]
+        except Exception as exc:
+            logger.exception("sensitivity detection failed for %d text(s)", len(texts))
+            raise DetectionError(f"sensitivity detection failed ({type(exc).__name__}); treated as sensitive") from exc
+        return detections, [artifacts.tokens for _, artifacts in batch]
+
     def label_texts(self, texts: Sequence[str]) -> list[Level]:
         """Stored labels for chunks: the level of each text (used by the ingestor)."""
         return [d.level for d in self.classify_many(texts)]

@@ -40,6 +40,12 @@ class ServiceState:
         if callable(getattr(self.runtime, "warm_up", None)):  # embedder, detector, generation backends
             _attempt(self.warm_up_errors, "models", self.runtime.warm_up)
         _attempt(self.warm_up_errors, "assistant", lambda: self.runtime.assistant)
+        self.bind_queue()
+
+    def bind_queue(self) -> None:
+        """Export the local model's queue in /metrics once the backends exist (a scrape never builds them)."""
+        backends = vars(self.runtime).get("backends") or {}
+        self.metrics.bind_queue(getattr(backends.get("local"), "queue", None))
 
     def model_info(self, answer: Answer | None) -> dict[str, Any]:
         """The model that produced `answer`: the assistant's own description plus the registry's hash."""
@@ -77,6 +83,7 @@ class ServiceState:
 
     def refresh_index_gauges(self) -> None:
         """Update the index size gauges, only if the index is already open (a scrape never loads models)."""
+        self.bind_queue()
         if "store" in vars(self.runtime):
             self.index_status()
 

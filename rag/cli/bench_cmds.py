@@ -174,7 +174,9 @@ def _report_text(report: dict) -> str:
 
 def register(cli: click.Group) -> None:
     """Add the `bench` group (`ingest`, `generate`) to `rag`."""
-    from rag.cli import bench_generate
+    from rag.cli import bench_generate, bench_query, bench_serve
 
     bench_generate.register(bench_group)
+    bench_query.register(bench_group)
+    bench_serve.register(bench_group)
     cli.add_command(bench_group)

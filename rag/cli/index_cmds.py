@@ -40,6 +40,7 @@ def ingest_cmd(paths: tuple[Path, ...], groups: str | None, classification: str 
 
     A folder's `manifest.yaml` gives each document's groups and classification unless --groups or
     --classification are given. Unchanged files are skipped; refused files are listed on stderr (exit 1).
+    Progress goes to stderr: a bar on a terminal, one JSON line per file with --json.
     """
     from indexing.errors import ManifestError
     from indexing.types import Classification
@@ -50,7 +51,10 @@ def ingest_cmd(paths: tuple[Path, ...], groups: str | None, classification: str 
         common.fail(f"--classification: {exc}")
         return
     group_list = _parse_groups(groups)
+    from rag.cli.progress import ingest_progress
+
     runtime = _runtime()
+    runtime.ingestor.progress = ingest_progress(as_json)
     try:
         report = runtime.ingestor.ingest_paths(paths, groups=group_list, classification=level)
     except ManifestError as exc:
