@@ -77,7 +77,7 @@ class FaissIndex:
         built = cls(dim, generation=generation, nprobe=nprobe)
         vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(ids), dim)
         if len(ids) >= max(approx_threshold, 1):
-            nlist = nlist or max(16, min(65536, int(4 * math.sqrt(len(ids)))))
+            nlist = nlist or max(16, min(65536, int(4 * math.sqrt(len(ids))), len(ids) // 39))  # >= 39 points a list
             index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
             sample = vectors
             if len(vectors) > nlist * _TRAIN_POINTS_PER_LIST:

@@ -34,6 +34,7 @@ class ServiceState:
         cache = self.settings.models_dir / "sha256-cache.json"
         self.registry = _attempt(self.warm_up_errors, "registry", lambda: self.registry.with_hashes(cache)) \
             or self.registry
+        self.bind_queue()
         if not self.settings.api_warm_up:
             return
         _attempt(self.warm_up_errors, "index", lambda: self.runtime.store)

@@ -1,8 +1,8 @@
 """A synthetic corpus for `rag bench query`: an index of N chunks with clustered vectors, texts, groups and graph.
 
 Encoding 100k real chunks takes over half an hour on 2 cores, so the embeddings are synthetic: random
-unit vectors around `N/100` random centres (a clustered space like real embeddings, which is what makes
-IVF recall meaningful). Texts are pseudo-words drawn with a Zipf law (so BM25 has common and rare terms),
+unit vectors around `N/100` random centres, with as much noise as signal (cosine ~0.5 within a cluster,
+~0 across: a clustered space like real embeddings, which is what makes IVF recall meaningful). Texts are pseudo-words drawn with a Zipf law (so BM25 has common and rare terms),
 each chunk mentions two entities of a pool (so the knowledge graph has bridges), and document i is readable
 by group `g{i % 10}` only (a reader with one group sees 10% of the chunks). Written through the real store
 (one transaction per document) and graph listener, so every query path is the production one.
@@ -47,7 +47,7 @@ def pseudo_words(n: int, rng: np.random.Generator) -> list[str]:
 
 
 def clustered_vectors(n: int, dim: int, centres: np.ndarray, rng: np.random.Generator,
-                      spread: float = 0.6) -> tuple[np.ndarray, np.ndarray]:
+                      spread: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Unit vectors around random centres; returns (vectors, centre index of each)."""
     which = rng.integers(0, len(centres), size=n)
     vectors = centres[which] + spread * rng.standard_normal((n, dim)).astype(np.float32) / np.sqrt(dim)

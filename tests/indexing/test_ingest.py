@@ -201,3 +201,81 @@ def test_listeners_prepare_outside_write_inside_and_commit_once_per_batch(store,
     assert listener.commits == 2 and listener.writes[-2] == (None, old)
     seen = {r[0] for r in store.conn.execute("SELECT chunk_id FROM seen")}
     assert seen == {r[0] for r in store.conn.execute("SELECT chunk_id FROM chunks")}
+
+
+class ParsingLabeler:
+    """A real `ParsingLabeler`: labels by keyword, and its "parse" is the upper-cased text."""
+
+    def __init__(self) -> None:
+        self.calls = {"plain": 0, "parsed": 0}
+
+    def _label(self, text: str) -> C:
+        return C.CONFIDENTIAL if "salary" in text.lower() else C.PUBLIC
+
+    def __call__(self, texts: list[str]) -> list[C]:
+        self.calls["plain"] += 1
+        return [self._label(t) for t in texts]
+
+    def label_parsed(self, texts: list[str]) -> tuple[list[C], list[object]]:
+        self.calls["parsed"] += 1
+        return [self._label(t) for t in texts], [t.upper() for t in texts]
+
+
+class ParsedListener(RecordingListener):
+    """Takes the labeller's parses (`parsed=`), as the knowledge graph does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parses: list[object] = []
+
+    def prepare(self, chunks: Sequence[Chunk], parsed: Sequence[object] | None = None) -> list[str]:
+        self.parses.append(None if parsed is None else list(parsed))
+        return super().prepare(chunks)
+
+
+class PlainListener:
+    """A listener whose `prepare` takes no parses (writes nothing)."""
+
+    def __init__(self) -> None:
+        self.prepared: list[list[str]] = []
+
+    def prepare(self, chunks: Sequence[Chunk]) -> None:
+        self.prepared.append([c.chunk_id for c in chunks])
+
+    def write(self, conn: sqlite3.Connection, prepared: object, removed_chunk_ids: Sequence[str]) -> None:
+        pass
+
+    def commit(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("overlap", [True, False])
+def test_when_labeller_parses_then_listener_gets_each_chunks_parse_and_labels_are_stored(
+        store, embedder, corpus, overlap) -> None:
+    labeler, listener, plain = ParsingLabeler(), ParsedListener(), PlainListener()
+    report = ingestor(store, embedder, labeler=labeler, listeners=[listener, plain],
+                      overlap=overlap).ingest_paths([corpus])
+    assert report.ok and labeler.calls == {"plain": 0, "parsed": 1}
+    texts = {c.chunk_id: c.text for d in store.list_documents() for c in store.document_chunks(d.doc_id)}
+    for chunk_ids, parses in zip(listener.prepared, listener.parses):
+        assert parses == [texts[c].upper() for c in chunk_ids]
+    assert plain.prepared == listener.prepared  # a listener without `parsed=` still gets its chunks
+    labels = {d.source: d.label for d in store.list_documents()}
+    assert labels["hr/salary.md"] == C.CONFIDENTIAL and labels["public/returns.md"] == C.PUBLIC
+
+
+def test_when_no_listener_takes_parses_then_the_plain_labeller_call_is_used(store, embedder, corpus) -> None:
+    labeler = ParsingLabeler()
+    assert ingestor(store, embedder, labeler=labeler, listeners=[RecordingListener()]).ingest_paths([corpus]).ok
+    assert labeler.calls == {"plain": 1, "parsed": 0}
+
+
+def test_when_ingesting_then_progress_reports_every_file_with_chunks_bytes_and_eta(store, embedder, corpus) -> None:
+    events = []
+    report = ingestor(store, embedder, progress=events.append, embed_batch_chunks=1).ingest_paths([corpus])
+    assert [e.files_done for e in events] == [1, 2, 3, 4] and {e.files_total for e in events} == {4}
+    assert events[-1].chunks_done == report.chunks_written and events[-1].bytes_done == events[-1].bytes_total
+    assert events[-1].eta_s == 0.0 and events[-1].to_dict()["event"] == "progress"
+    again = []
+    ingestor(store, embedder, progress=again.append).ingest_paths([corpus])
+    assert [e.action for e in again] == ["unchanged"] * 4 and again[-1].chunks_done == 0
