@@ -83,6 +83,7 @@ class IngestReport:
 
     results: list[FileResult] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    tracker: "_Tracker | None" = field(default=None, repr=False, compare=False)
 
     def by_action(self, action: str) -> list[FileResult]:
         """Results with the given action."""
@@ -181,12 +182,11 @@ class Ingestor:
         self.embed_batch_chunks = embed_batch_chunks
         self.overlap = overlap
         self.progress = progress
-        self._tracker: _Tracker | None = None
         self.defaults = Access(tuple(default_groups), Classification.parse(default_classification))
 
     def ingest_paths(self, paths: Iterable[Path | str], groups: Sequence[str] | None = None,
                      classification: Classification | str | None = None,
-                     manifest: Manifest | None = None) -> IngestReport:
+                     manifest: Manifest | None = None, progress: Progress | None = None) -> IngestReport:
         """Ingest files and folders (recursively); a refused file never stops the others.
 
         Args:
@@ -194,13 +194,14 @@ class Ingestor:
             groups: Readers of every document (overrides the manifest).
             classification: Declared level of every document (overrides the manifest).
             manifest: Access rules; default: `manifest.yaml` at the root of each folder argument.
+            progress: Called after each file is settled (default: the constructor's `progress`).
         """
         explicit = Access(tuple(groups) if groups is not None else None,
                           None if classification is None else Classification.parse(classification))
         report = IngestReport()
         self.store.check_embedder(self.embedder.name)
         files = list(expand_paths(paths, manifest))
-        with self._batch(report, files_total=len(files), bytes_total=sum(_size(f[0]) for f in files)):
+        with self._batch(report, len(files), sum(_size(f[0]) for f in files), progress or self.progress):
             pending: list[_Pending] = []
             for path, source, folder_manifest in files:
                 access = explicit.over(folder_manifest.resolve(source) if folder_manifest else Access())
@@ -212,13 +213,14 @@ class Ingestor:
         return report
 
     def ingest_bytes(self, name: str, data: bytes, groups: Sequence[str] | None = None,
-                     classification: Classification | str | None = None) -> FileResult:
+                     classification: Classification | str | None = None,
+                     progress: Progress | None = None) -> FileResult:
         """Ingest an uploaded file (its extension picks the loader); refusals come back as action "refused"."""
         access = Access(tuple(groups) if groups is not None else None,
                         None if classification is None else Classification.parse(classification)).over(self.defaults)
         report = IngestReport()
         self.store.check_embedder(self.embedder.name)
-        with self._batch(report, files_total=1, bytes_total=len(data)):
+        with self._batch(report, 1, len(data), progress or self.progress):
             if len(data) > self.max_file_bytes:
                 staged = self._refuse(name, LoaderError(name, "too_large", f"the upload is {len(data):,} bytes, "
                                       f"over the {self.max_file_bytes:,}-byte limit", "split it into smaller files"))
@@ -279,7 +281,7 @@ class Ingestor:
             staged.slot, staged.size = len(report.results) - 1, size
             pending.append(staged)
         else:
-            self._settled(staged, size)
+            self._settled(report, staged, size)
 
     def _write_pending(self, pending: list["_Pending"], report: IngestReport) -> None:
         """Label and embed the staged documents' chunks in one call each (the model batches across
@@ -301,7 +303,7 @@ class Ingestor:
             n = len(p.chunks)
             doc_labels = labels[offset:offset + n] if labels is not None else [p.access.classification] * n
             report.results[p.slot] = self._write(p, vectors[offset:offset + n], doc_labels, hooks, report)
-            self._settled(report.results[p.slot], p.size)
+            self._settled(report, report.results[p.slot], p.size)
             offset += n
         pending.clear()
 
@@ -331,15 +333,16 @@ class Ingestor:
                 offset += n
         return out
 
-    def _settled(self, result: FileResult | None, size: int) -> None:
-        tracker = self._tracker
+    @staticmethod
+    def _settled(report: IngestReport, result: FileResult | None, size: int) -> None:
+        tracker = report.tracker
         if tracker is None or result is None:
             return
         tracker.files_done += 1
         tracker.bytes_done += size
         tracker.chunks_done += result.chunks if result.action in ("added", "updated") else 0
-        if self.progress is not None:
-            self.progress(IngestProgress(tracker.files_done, tracker.files_total, tracker.chunks_done,
+        if tracker.progress is not None:
+            tracker.progress(IngestProgress(tracker.files_done, tracker.files_total, tracker.chunks_done,
                                          tracker.bytes_done, tracker.bytes_total,
                                          time.perf_counter() - tracker.started, result.source, result.action))
 
@@ -366,13 +369,14 @@ class Ingestor:
         return FileResult(source, "refused", None, str(error), path=str(path) if path is not None else None)
 
     @contextmanager
-    def _batch(self, report: IngestReport, files_total: int = 0, bytes_total: int = 0) -> Iterator[None]:
+    def _batch(self, report: IngestReport, files_total: int = 0, bytes_total: int = 0,
+               progress: Progress | None = None) -> Iterator[None]:
         started = time.perf_counter()
-        self._tracker = _Tracker(files_total, bytes_total, started)
+        report.tracker = _Tracker(files_total, bytes_total, started, progress)
         try:
             yield
         finally:
-            self._tracker = None
+            report.tracker = None
             report.results = [r for r in report.results if r is not None]  # staged but never written
             changed = any(r.action in ("added", "updated", "deleted") for r in report.results)
             with _timed(report, "persist"):
@@ -402,6 +406,7 @@ class _Tracker:
     files_total: int
     bytes_total: int
     started: float
+    progress: Progress | None = None
     files_done: int = 0
     bytes_done: int = 0
     chunks_done: int = 0

@@ -5,6 +5,7 @@ import logging
 import time
 from typing import Any
 
+from rag.api.jobs import JobQueue
 from rag.audit import AuditLog
 from rag.config import Settings
 from rag.metrics import Metrics
@@ -26,6 +27,7 @@ class ServiceState:
         self.users = UserStore(self.settings.users_path)
         self.audit = AuditLog(self.settings.audit_path, store_raw_text=self.settings.audit_store_raw_text)
         self.metrics = Metrics()
+        self.jobs = JobQueue()
         self.started = int(time.time())
         self.warm_up_errors: dict[str, str] = {}
 
@@ -89,7 +91,8 @@ class ServiceState:
             self.index_status()
 
     def close(self) -> None:
-        """Release what the runtime opened (the index), if it offers a close."""
+        """Stop background jobs; release what the runtime opened (the index), if it offers a close."""
+        self.jobs.close()
         store = vars(self.runtime).get("store")
         if store is not None and callable(getattr(store, "close", None)):
             _attempt({}, "close", store.close)
