@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     audit_store_raw_text: bool = Field(False, description="Store raw query text in the audit log (off: redacted).")
     api_warm_up: bool = Field(True, description="Load the models when the API starts (off: on first request).")
     retry_after_s: int = Field(5, description="Retry-After seconds sent with 503 answers.")
+    api_compute_threads: int = Field(1, ge=0, description="torch and FAISS threads per operation in the API process: "
+                                                          "1 lets concurrent requests share the cores instead of "
+                                                          "fighting over them (0: the libraries' defaults).")
 
     # derived paths ---------------------------------------------------------------------------------
     @property

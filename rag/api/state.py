@@ -10,7 +10,7 @@ from rag.audit import AuditLog
 from rag.config import Settings
 from rag.metrics import Metrics
 from rag.registry import ModelRegistry
-from rag.runtime import Runtime
+from rag.runtime import Runtime, use_compute_threads
 from rag.types import Answer
 from rag.users import UserStore
 
@@ -39,6 +39,7 @@ class ServiceState:
         self.bind_queue()
         if not self.settings.api_warm_up:
             return
+        _attempt(self.warm_up_errors, "threads", lambda: use_compute_threads(self.settings.api_compute_threads))
         _attempt(self.warm_up_errors, "index", lambda: self.runtime.store)
         if callable(getattr(self.runtime, "warm_up", None)):  # embedder, detector, generation backends
             _attempt(self.warm_up_errors, "models", self.runtime.warm_up)

@@ -10,6 +10,7 @@ an exact flat index over the same vectors, for queries near the clusters, with a
 """
 from __future__ import annotations
 
+import os
 import resource
 import statistics
 import tempfile
@@ -47,10 +48,14 @@ def bench_query_cmd(sizes: str, n_queries: int, modes: str, ann_threshold: int |
     mode_list = [m.strip() for m in modes.split(",") if m.strip()]
     threshold = ann_threshold if ann_threshold is not None else settings.ann_threshold_chunks
     probes = nprobe if nprobe is not None else settings.ann_nprobe
+    from rag.runtime import use_compute_threads
+
+    use_compute_threads(settings.api_compute_threads)  # as the API process does
     runtime.embedder.warm_up()
     runtime.detector.warm_up()
     counter = _token_counter(runtime)
     report: dict[str, Any] = {"synthetic_embeddings": True, "ann_threshold": threshold, "nprobe": probes,
+                              "compute_threads": settings.api_compute_threads,
                               "default_mode": settings.search_mode, "sizes": {}}
     for size in size_list:
         with tempfile.TemporaryDirectory(prefix="rag-bench-query-") as tmp:
@@ -59,10 +64,12 @@ def bench_query_cmd(sizes: str, n_queries: int, modes: str, ann_threshold: int |
         if not as_json:
             click.echo(_size_text(size, report["sizes"][str(size)]))
     report["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    report["load_average_1m_end"] = round(os.getloadavg()[0], 2)
     if as_json:
         common.emit(report, True)
     else:
-        click.echo(f"peak RSS {report['peak_rss_mib']} MiB (embeddings synthetic: clustered random vectors)")
+        click.echo(f"peak RSS {report['peak_rss_mib']} MiB; load average {report['load_average_1m_end']} at the end "
+                   f"(embeddings synthetic: clustered random vectors; torch/FAISS threads {settings.api_compute_threads})")
 
 
 def _bench_size(runtime: Any, tmp: Path, size: int, n_queries: int, modes: list[str], threshold: int,
@@ -80,7 +87,7 @@ def _bench_size(runtime: Any, tmp: Path, size: int, n_queries: int, modes: list[
                           protected_hits=s.graph_protected_hits, first_hop=s.graph_first_hop,
                           bridge_candidates=s.graph_bridge_candidates)
     questions = bench_corpus.questions(corpus, n_queries)
-    out: dict[str, Any] = {"chunks": size, "build_s": round(corpus.build_s, 1),
+    out: dict[str, Any] = {"chunks": size, "build_s": round(corpus.build_s, 1), "load_average_1m": os.getloadavg()[0],
                            "faiss_kind": corpus.store.stats()["faiss_kind"], "acl": {}}
     for label, groups in (("off", None), ("on_10pct", ACL_GROUPS)):
         for q in questions[:3]:  # warm caches (ACL bitmap, graph, FTS pages) untimed
@@ -176,7 +183,8 @@ def _percentiles(values: list[float]) -> dict:
 
 
 def _size_text(size: int, result: dict) -> str:
-    lines = [f"== {size} chunks (FAISS {result['faiss_kind']}, built in {result['build_s']}s) =="]
+    lines = [f"== {size} chunks (FAISS {result['faiss_kind']}, built in {result['build_s']}s; "
+             f"load average {result['load_average_1m']:.1f}) =="]
     for label, stages in result["acl"].items():
         lines.append(f"  ACL {label}:")
         for stage, p in stages.items():
