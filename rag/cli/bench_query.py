@@ -100,31 +100,42 @@ def _bench_size(runtime: Any, tmp: Path, size: int, n_queries: int, modes: list[
 
 def _stages(runtime: Any, retriever: Any, questions: list[str], groups: Any, modes: list[str],
             counter: Callable[[str], int]) -> dict:
+    """Wall time of each stage, and the CPU time this thread spent on it (what an idle machine would take:
+    with one compute thread, torch and FAISS run on the calling thread)."""
     from rag.assistant import build_messages
     from routing.policy import RoutingPolicy, decide
 
     s = runtime.settings
     policy = RoutingPolicy.from_yaml(s.routing_policy_path)
-    times: dict[str, list[float]] = {f"retrieve_{m}": [] for m in modes}
-    times.update(detect=[], route=[], before_generation=[])
+    wall: dict[str, list[float]] = {f"retrieve_{m}": [] for m in modes}
+    wall.update(detect=[], route=[], before_generation=[])
+    cpu: dict[str, list[float]] = {k: [] for k in wall}
+
+    def timed(stage: str, fn: Callable[[], Any]) -> Any:
+        w, c = time.perf_counter(), time.thread_time()
+        result = fn()
+        wall[stage].append(time.perf_counter() - w)
+        cpu[stage].append(time.thread_time() - c)
+        return result
+
     for question in questions:
-        hits = []
+        hits: list = []
         for mode in modes:
-            t0 = time.perf_counter()
-            found = retriever.search(question, groups=groups, k=s.top_k, mode=mode)
-            times[f"retrieve_{mode}"].append(time.perf_counter() - t0)
+            found = timed(f"retrieve_{mode}", lambda: retriever.search(question, groups=groups, k=s.top_k, mode=mode))
             hits = found if mode == s.search_mode else hits
-        t0 = time.perf_counter()
-        findings = list(runtime.detector.classify(question).findings)
-        times["detect"].append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        messages = build_messages(question, [], hits)
-        tokens = counter("\n".join(m["content"] for m in messages)) + 8 * len(messages)
-        decide(findings, [], {h.chunk_id: h.label for h in hits}, tokens, {"local": True, "server": True}, policy)
-        times["route"].append(time.perf_counter() - t0)
-        retrieve = times.get(f"retrieve_{s.search_mode}", [0.0])[-1]
-        times["before_generation"].append(retrieve + times["detect"][-1] + times["route"][-1])
-    return {stage: _percentiles(values) for stage, values in times.items()}
+        findings = timed("detect", lambda: list(runtime.detector.classify(question).findings))
+
+        def route() -> None:
+            messages = build_messages(question, [], hits)
+            tokens = counter("\n".join(m["content"] for m in messages)) + 8 * len(messages)
+            decide(findings, [], {h.chunk_id: h.label for h in hits}, tokens, {"local": True, "server": True}, policy)
+
+        timed("route", route)
+        for series in (wall, cpu):
+            retrieve = series.get(f"retrieve_{s.search_mode}", [0.0])[-1]
+            series["before_generation"].append(retrieve + series["detect"][-1] + series["route"][-1])
+    return {stage: {**_percentiles(values), "cpu_p50_ms": _percentiles(cpu[stage]).get("p50_ms")}
+            for stage, values in wall.items()}
 
 
 def _recall(corpus: Any, nprobe: int, n: int = 200, k: int = 10) -> dict:
@@ -188,7 +199,8 @@ def _size_text(size: int, result: dict) -> str:
     for label, stages in result["acl"].items():
         lines.append(f"  ACL {label}:")
         for stage, p in stages.items():
-            lines.append(f"    {stage:<22} p50 {p['p50_ms']:8.2f} ms   p95 {p['p95_ms']:8.2f} ms")
+            lines.append(f"    {stage:<22} p50 {p['p50_ms']:8.2f} ms   p95 {p['p95_ms']:8.2f} ms   "
+                         f"(CPU p50 {p['cpu_p50_ms']:7.2f} ms)")
     r = result["recall_at_10"]
     lines.append(f"  FAISS {r['kind']} recall@10 vs exact: ACL off {r['off']['recall']} ({r['off']['mean_ms']} ms), "
                  f"ACL on {r['on_10pct']['recall']} ({r['on_10pct']['mean_ms']} ms)")

@@ -60,10 +60,13 @@ def bench_serve_cmd(clients: int, per_client: int, benign_clients: int, corpus: 
     corpus = corpus or settings.corpus_dir
     vllm = _start_vllm(settings) if start_vllm else None
     try:
-        if not _vllm_ready(settings.vllm_url):
-            common.fail(f"no vLLM answers at {settings.vllm_url}; run `rag vllm start --wait` or pass --start-vllm", 1)
+        with_vllm = _vllm_ready(settings.vllm_url)
+        if not with_vllm:
+            click.echo(f"warning: no vLLM answers at {settings.vllm_url} (`rag vllm start --wait` or --start-vllm): "
+                       "mixed load only, benign requests fall back to the local model", err=True)
         with tempfile.TemporaryDirectory(prefix="rag-bench-serve-") as home:
-            report = _run(settings, corpus, Path(home), port or _free_port(), clients, per_client, benign_clients)
+            report = _run(settings, corpus, Path(home), port or _free_port(), clients, per_client,
+                          benign_clients if with_vllm else 0)
     finally:
         if vllm is not None:
             vllm.stop()
@@ -86,7 +89,8 @@ def _run(settings: Any, corpus: Path, home: Path, port: int, clients: int, per_c
         headers = {"Authorization": f"Bearer {key}"}
         mixed = _load(base, headers, [SENSITIVE[i % 4] if i % 2 == 0 else BENIGN[i % 4]
                                       for i in range(clients * per_client)], clients)
-        api = _load(base, headers, [BENIGN[i % 4] for i in range(benign_clients * per_client)], benign_clients)
+        api = _load(base, headers, [BENIGN[i % 4] for i in range(benign_clients * per_client)],
+                    benign_clients) if benign_clients else None
     finally:
         rss.stop()
         server.terminate()
@@ -94,11 +98,13 @@ def _run(settings: Any, corpus: Path, home: Path, port: int, clients: int, per_c
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
             server.kill()
-    direct = _direct(settings, env, [BENIGN[i % 4] for i in range(benign_clients * per_client)], benign_clients)
-    api_tps, direct_tps = api["completion_tokens_per_s"], direct["completion_tokens_per_s"]
-    return {"clients": clients, "requests_per_client": per_client, "mixed": mixed,
-            "server_path": {"clients": benign_clients, "api": api, "direct_vllm": direct,
-                            "ratio_api_to_direct": round(api_tps / direct_tps, 3) if direct_tps else None},
+    server_path = None
+    if api is not None:
+        direct = _direct(settings, env, [BENIGN[i % 4] for i in range(benign_clients * per_client)], benign_clients)
+        api_tps, direct_tps = api["completion_tokens_per_s"], direct["completion_tokens_per_s"]
+        server_path = {"clients": benign_clients, "api": api, "direct_vllm": direct,
+                       "ratio_api_to_direct": round(api_tps / direct_tps, 3) if direct_tps else None}
+    return {"clients": clients, "requests_per_client": per_client, "mixed": mixed, "server_path": server_path,
             "server_peak_rss_mib": rss.peak_mib, "vllm_url": settings.vllm_url,
             "local_queue": {"depth": settings.local_queue_depth, "wait_s": settings.local_queue_wait_s}}
 
@@ -245,8 +251,14 @@ class _RssSampler:
 def _start_vllm(settings: Any) -> Any:
     from rag.cli.vllm_cmds import server_from_settings
 
+    from routing.errors import BackendUnavailable
+
     server = server_from_settings(settings)
-    server.start(wait=True, timeout_s=settings.vllm_start_timeout_s)
+    try:
+        server.start(wait=True, timeout_s=settings.vllm_start_timeout_s)
+    except BackendUnavailable as exc:
+        server.stop()
+        common.fail(f"vLLM did not start: {str(exc).splitlines()[-1]}", 1)
     return server
 
 
@@ -269,6 +281,10 @@ def _text(report: dict) -> str:
              f"wait {report['local_queue']['wait_s']}s"]
     lines += _run_lines(report["mixed"])
     sp = report["server_path"]
+    if sp is None:
+        lines.append("server path: skipped (no vLLM)")
+        lines.append(f"rag serve peak RSS {report['server_peak_rss_mib']} MiB")
+        return "\n".join(lines)
     lines.append(f"server path, {sp['clients']} concurrent benign clients:")
     lines += ["  through our API: " + line for line in _run_lines(sp["api"])]
     lines += ["  vLLM direct:     " + line for line in _run_lines(sp["direct_vllm"])]
