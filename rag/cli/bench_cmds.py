@@ -47,12 +47,14 @@ def bench_ingest_cmd(corpus: Path | None, plain_only: bool, copies: int, ablatio
 
 
 def _replicate(corpus: Path, tmp: Path, copies: int) -> Path:
-    """`copies` copies of `corpus` side by side under tmp/corpus/copy-NN (the root manifest kept for each)."""
+    """`copies` copies of `corpus` side by side under tmp/corpus/copy-NN (manifests left out: default access)."""
     import shutil
+
+    from indexing.manifest import MANIFEST_NAMES
 
     root = tmp / "corpus"
     for i in range(copies):
-        shutil.copytree(corpus, root / f"copy-{i:02d}")
+        shutil.copytree(corpus, root / f"copy-{i:02d}", ignore=shutil.ignore_patterns(*MANIFEST_NAMES))
     return root
 
 
