@@ -2,7 +2,7 @@
 
 Encoding 100k real chunks takes over half an hour on 2 cores, so the embeddings are synthetic: random
 unit vectors around `N/100` random centres, with as much noise as signal (cosine ~0.5 within a cluster,
-~0 across: a clustered space like real embeddings, which is what makes IVF recall meaningful). Texts are pseudo-words drawn with a Zipf law (so BM25 has common and rare terms),
+~0 across: a clustered space like real embeddings, which is what makes IVF recall meaningful). Texts are pseudo-words of a 20k vocabulary drawn with a Zipf law (so BM25 has common and rare terms),
 each chunk mentions two entities of a pool (so the knowledge graph has bridges), and document i is readable
 by group `g{i % 10}` only (a reader with one group sees 10% of the chunks). Written through the real store
 (one transaction per document) and graph listener, so every query path is the production one.
@@ -22,6 +22,7 @@ from indexing.types import Chunk, Classification, DocumentRecord
 CHUNKS_PER_DOC = 10
 WORDS_PER_CHUNK = 80
 GROUPS = 10
+VOCABULARY = 20_000
 _SYLLABLES = ("ka", "lo", "mi", "ren", "tor", "va", "shi", "pel", "dun", "qua", "bri", "zen", "mo", "rax", "til",
               "eno", "gar", "sul", "fio", "nek")
 
@@ -42,7 +43,7 @@ def pseudo_words(n: int, rng: np.random.Generator) -> list[str]:
     """`n` distinct pronounceable pseudo-words."""
     out: dict[str, None] = {}
     while len(out) < n:
-        out.setdefault("".join(rng.choice(_SYLLABLES, size=int(rng.integers(2, 4)))))
+        out.setdefault("".join(rng.choice(_SYLLABLES, size=int(rng.integers(2, 5)))))
     return list(out)
 
 
@@ -63,7 +64,7 @@ def build(index_dir: Path, n_chunks: int, dim: int, nlp: object = None, seed: in
 
     started = time.perf_counter()
     rng = np.random.default_rng(seed)
-    words = pseudo_words(3000, rng)
+    words = pseudo_words(VOCABULARY, rng)
     entities = [f"{w.title()} {v.title()}" for w, v in zip(pseudo_words(max(50, n_chunks // 20), rng),
                                                             pseudo_words(max(50, n_chunks // 20), rng))]
     zipf = 1.0 / np.arange(1, len(words) + 1)
@@ -103,11 +104,11 @@ def _graph_hook(graph: object, prepared: object):
 
 
 def questions(corpus: SyntheticCorpus, n: int, seed: int = 1) -> list[str]:
-    """Questions naming an entity and a few mid-frequency words of the corpus."""
+    """Questions naming an entity and three content words of the corpus (frequency ranks 100-3000)."""
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(n):
         entity = corpus.entities[int(rng.integers(len(corpus.entities)))]
-        terms = " ".join(rng.choice(corpus.words[20:400], size=3))
+        terms = " ".join(rng.choice(corpus.words[100:3000], size=3))
         out.append(f"What does {entity} say about {terms}?")
     return out
