@@ -204,9 +204,10 @@ def _summary(results: list[dict], wall: float) -> dict:
         if row.get("code"):
             codes[row["code"]] = codes.get(row["code"], 0) + 1
     tokens = sum(r["tokens"] for r in results)
+    no_retry_after = sum(1 for r in results if r["status"] == 503 and not r.get("retry_after"))
     return {"requests": len(results), "wall_s": round(wall, 2), "requests_per_s": round(len(results) / wall, 3),
             "completion_tokens": tokens, "completion_tokens_per_s": round(tokens / wall, 2),
-            "statuses": statuses, "error_codes": codes,
+            "statuses": statuses, "error_codes": codes, "503_without_retry_after": no_retry_after,
             "latency_s": {route: _pcts(values) for route, values in sorted(by_route.items())}}
 
 
