@@ -5,7 +5,8 @@ as a subprocess; then
 1. mixed load: `--clients` concurrent clients send `/v1/query` requests alternating sensitive questions
    (a fake SSN or a named employee: local route) and benign ones (server route): latency p50/p95/p99 per
    route, requests/s, answers by HTTP status, the server's peak RSS;
-2. server path: `--benign-clients` concurrent clients send benign questions through the API, then the same
+2. server path: `--benign-clients` concurrent clients send the benign questions that the mixed run routed to
+   the server (retrieved context can make a benign question local) through the API, then the same
    prompts (retrieved and assembled in this process exactly as the assistant does) go straight to vLLM at
    the same concurrency: the ratio of aggregate completion tokens/s (API / direct).
 vLLM must be running at RAG_VLLM_URL (`rag vllm start --wait`, or `--start-vllm` here: it is stopped after).
@@ -89,8 +90,9 @@ def _run(settings: Any, corpus: Path, home: Path, port: int, clients: int, per_c
         headers = {"Authorization": f"Bearer {key}"}
         mixed = _load(base, headers, [SENSITIVE[i % 4] if i % 2 == 0 else BENIGN[i % 4]
                                       for i in range(clients * per_client)], clients)
-        api = _load(base, headers, [BENIGN[i % 4] for i in range(benign_clients * per_client)],
-                    benign_clients) if benign_clients else None
+        served = [q for q in BENIGN if mixed["routes_by_question"].get(q) == ["server"]] or list(BENIGN)
+        benign = [served[i % len(served)] for i in range(benign_clients * per_client)]
+        api = _load(base, headers, benign, benign_clients) if benign_clients else None
     finally:
         rss.stop()
         server.terminate()
@@ -100,7 +102,7 @@ def _run(settings: Any, corpus: Path, home: Path, port: int, clients: int, per_c
             server.kill()
     server_path = None
     if api is not None:
-        direct = _direct(settings, env, [BENIGN[i % 4] for i in range(benign_clients * per_client)], benign_clients)
+        direct = _direct(settings, env, benign, benign_clients)
         api_tps, direct_tps = api["completion_tokens_per_s"], direct["completion_tokens_per_s"]
         server_path = {"clients": benign_clients, "api": api, "direct_vllm": direct,
                        "ratio_api_to_direct": round(api_tps / direct_tps, 3) if direct_tps else None}
@@ -142,12 +144,12 @@ def _load(base: str, headers: dict, questions: list[str], concurrency: int) -> d
             with httpx.Client(timeout=600) as client:
                 response = client.post(f"{base}/v1/query", json={"question": question}, headers=headers)
             body = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
-            row = {"status": response.status_code, "route": body.get("route") or "refused",
+            row = {"question": question, "status": response.status_code, "route": body.get("route") or "refused",
                    "tokens": int((body.get("usage") or {}).get("completion_tokens", 0)),
                    "code": (body.get("error") or {}).get("code") if isinstance(body.get("error"), dict) else None,
                    "retry_after": response.headers.get("retry-after")}
         except httpx.HTTPError as exc:
-            row = {"status": f"transport:{type(exc).__name__}", "route": "error", "tokens": 0}
+            row = {"question": question, "status": f"transport:{type(exc).__name__}", "route": "error", "tokens": 0}
         row["seconds"] = time.perf_counter() - started
         with lock:
             results.append(row)
@@ -204,10 +206,15 @@ def _summary(results: list[dict], wall: float) -> dict:
         if row.get("code"):
             codes[row["code"]] = codes.get(row["code"], 0) + 1
     tokens = sum(r["tokens"] for r in results)
+    routes: dict[str, set[str]] = {}
+    for row in results:
+        if "question" in row:
+            routes.setdefault(row["question"], set()).add(str(row["route"]))
     no_retry_after = sum(1 for r in results if r["status"] == 503 and not r.get("retry_after"))
     return {"requests": len(results), "wall_s": round(wall, 2), "requests_per_s": round(len(results) / wall, 3),
             "completion_tokens": tokens, "completion_tokens_per_s": round(tokens / wall, 2),
             "statuses": statuses, "error_codes": codes, "503_without_retry_after": no_retry_after,
+            "routes_by_question": {q: sorted(r) for q, r in routes.items()},
             "latency_s": {route: _pcts(values) for route, values in sorted(by_route.items())}}
 
 
