@@ -88,7 +88,7 @@ def _run(settings: Any, corpus: Path, home: Path, port: int, clients: int, per_c
         _wait_ready(base, server)
         rss.start()
         headers = {"Authorization": f"Bearer {key}"}
-        mixed = _load(base, headers, [SENSITIVE[i % 4] if i % 2 == 0 else BENIGN[i % 4]
+        mixed = _load(base, headers, [SENSITIVE[i // 2 % 4] if i % 2 == 0 else BENIGN[i // 2 % 4]
                                       for i in range(clients * per_client)], clients)
         served = [q for q in BENIGN if mixed["routes_by_question"].get(q) == ["server"]] or list(BENIGN)
         benign = [served[i % len(served)] for i in range(benign_clients * per_client)]
