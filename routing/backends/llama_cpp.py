@@ -205,12 +205,12 @@ class LlamaCppBackend:
 
         Raises:
             ModelFileError: the new file is missing, truncated or altered.
-            BackendUnavailable: llama.cpp could not load it.
+            BackendUnavailable: llama.cpp could not load it, or the generation queue is full (retryable).
         """
         path = Path(model_path)
         sha = verify_model_file(path, expected_size, expected_sha256) or file_sha256(path)
         llm, formatter = self._open(path)
-        with self._acquire():
+        with self.queue.admit():  # takes its turn like a generation: never swaps under a running one
             self._llm, self._formatter = llm, formatter
             self._model_path, self.expected_size, self.expected_sha256 = path, expected_size, expected_sha256
             self._model_info = ModelInfo(name=path.name.removesuffix(".gguf"), version=_package_version(path),
