@@ -4,7 +4,9 @@ without an ACL filter that hides 90% of the chunks; and recall@10 of the approxi
 Corpora are synthetic (`bench_corpus`: clustered random embeddings, pseudo-word texts, a graph), written
 through the real store and graph. Stages: `retrieve` per mode (the question is embedded by the real model),
 `detect` (the question through the real Presidio detector: `Router.evidence`, passages' stored labels taken
-as current), `route` (prompt assembly and `Router.route`: token count and the policy, both backends up). `before_generation` = retrieve (default
+as current), `route` (prompt assembly and `Router.route`: token count and the policy, both backends up).
+The CPU column is the calling thread's: `detect` shows ~0 there because the router runs detection on a
+worker thread under its time budget (read its wall time). `before_generation` = retrieve (default
 mode) + detect + route. recall@10: the index the store uses (IVF from `--ann-threshold` chunks on) against
 an exact flat index over the same vectors, for queries near the clusters, with and without the ACL filter.
 """
