@@ -8,7 +8,11 @@ the API serves), the store reloads the file or rebuilds it from the stored embed
 this with one cheap SELECT before every dense search.
 
 Access control happens inside retrieval: `groups=None` means no filter (admin and CLI); otherwise only
-chunks of documents shared with one of `groups` are considered by FAISS (an ID selector) and FTS5 (a join).
+chunks of documents shared with one of `groups` are considered by FAISS (an ID bitmap, cached per group set
+and generation) and FTS5 (a join).
+
+From `approx_threshold` chunks on, the FAISS index is approximate (IVF, see `faiss_index.py`): a rebuild
+or the first `persist()` past the threshold trains it.
 
 The connection is shared by threads behind a lock (WAL mode: readers in other processes are never blocked).
 """
@@ -26,7 +30,7 @@ import numpy as np
 
 from indexing import schema, sqlrows
 from indexing.errors import StoreError
-from indexing.faiss_index import FaissIndex
+from indexing.faiss_index import DEFAULT_APPROX_THRESHOLD, DEFAULT_NPROBE, FLAT, FaissIndex, IdFilter
 from indexing.lexical import BM25_WEIGHTS, fts_query
 from indexing.types import Chunk, ChunkLabel, ChunkRef, Classification, DocumentRecord, SearchHit, passage_text
 
@@ -43,18 +47,23 @@ class IndexStore:
         index_dir: Folder of the index (created if missing).
         dim: Embedding size; an existing index built with another size is refused.
         busy_timeout_s: How long a write waits for another process's write lock.
+        approx_threshold: From this many chunks on, dense search uses an IVF index (approximate).
+        nprobe: IVF lists probed per query (more: better recall, slower).
     """
 
-    def __init__(self, index_dir: Path | str, dim: int, busy_timeout_s: float = 30.0) -> None:
+    def __init__(self, index_dir: Path | str, dim: int, busy_timeout_s: float = 30.0,
+                 approx_threshold: int = DEFAULT_APPROX_THRESHOLD, nprobe: int = DEFAULT_NPROBE) -> None:
         self.index_dir = Path(index_dir)
         self.index_dir.mkdir(parents=True, exist_ok=True)
         self.dim = dim
+        self.approx_threshold = approx_threshold
+        self.nprobe = nprobe
         self._lock = threading.RLock()
         self.conn = schema.connect(str(self.index_dir / DB_FILE), busy_timeout_s)
         schema.create(self.conn)
         self._check_meta("dim", str(dim), "embedding dimension")
         self._faiss: FaissIndex | None = None
-        self._acl_cache: dict[tuple[int, frozenset[str]], np.ndarray] = {}
+        self._acl_cache: dict[tuple[int, frozenset[str]], IdFilter] = {}
         with self._lock:
             self._dense()
 
@@ -107,6 +116,11 @@ class IndexStore:
 
     def allowed_chunk_ids(self, groups: Iterable[str] | None) -> np.ndarray | None:
         """Rowids of chunks readable by any of `groups` (None: no restriction)."""
+        allowed = self.allowed_filter(groups)
+        return None if allowed is None else allowed.ids
+
+    def allowed_filter(self, groups: Iterable[str] | None) -> IdFilter | None:
+        """The FAISS id filter of the chunks readable by any of `groups`, cached per generation (None: all)."""
         if groups is None:
             return None
         key = frozenset(groups)
@@ -118,13 +132,14 @@ class IndexStore:
                     f"SELECT c.id FROM chunks c WHERE c.doc_id IN (SELECT doc_id FROM document_groups "
                     f"WHERE group_name IN ({marks}))", sorted(key)).fetchall() if key else []
                 self._acl_cache = {k: v for k, v in self._acl_cache.items() if k[0] == cache_key[0]}
-                self._acl_cache[cache_key] = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+                self._acl_cache[cache_key] = IdFilter(np.fromiter((r[0] for r in rows), dtype=np.int64,
+                                                                  count=len(rows)))
             return self._acl_cache[cache_key]
 
     def dense_search(self, vector: np.ndarray, k: int, groups: Iterable[str] | None = None) -> list[tuple[int, float]]:
         """Nearest chunks to a query vector as (rowid, cosine), best first, among chunks `groups` may read."""
         with self._lock:
-            return self._dense().search(vector, k, self.allowed_chunk_ids(groups))
+            return self._dense().search(vector, k, self.allowed_filter(groups))
 
     def lexical_search(self, query: str, k: int, groups: Iterable[str] | None = None) -> list[tuple[int, float]]:
         """BM25 (FTS5) matches for free text as (rowid, score; higher is better), among chunks `groups` may read."""
@@ -164,6 +179,7 @@ class IndexStore:
             return {"index_dir": str(self.index_dir), "documents": one("SELECT count(*) FROM documents"),
                     "chunks": one("SELECT count(*) FROM chunks"), "vectors": dense.ntotal,
                     "generation": self.generation(), "faiss_generation": dense.generation,
+                    "faiss_kind": dense.kind,
                     "embedder": self.meta("embedder"), "dim": self.dim,
                     "labels": {str(Classification(k)): v for k, v in sorted(labels.items())}, "groups": groups}
 
@@ -350,9 +366,13 @@ class IndexStore:
             sqlrows.log(self.conn, doc_id, source, action, reason)
 
     def persist(self) -> None:
-        """Write the FAISS index to disk if it is current (once per ingest batch)."""
+        """Write the FAISS index to disk if it is current (once per ingest batch); an exact index that grew
+        past `approx_threshold` is rebuilt as IVF first."""
         with self._lock:
-            self._dense().save(self.index_dir)
+            dense = self._dense()
+            if dense.kind == FLAT and dense.ntotal >= self.approx_threshold:
+                self._faiss = dense = self._rebuild()
+            dense.save(self.index_dir)
 
     def close(self) -> None:
         """Close the database connection."""
@@ -395,7 +415,7 @@ class IndexStore:
         generation = self.generation()
         if self._faiss is not None and self._faiss.generation == generation:
             return self._faiss
-        loaded = FaissIndex.load(self.index_dir, self.dim)
+        loaded = FaissIndex.load(self.index_dir, self.dim, nprobe=self.nprobe)
         if loaded is not None and loaded.generation == generation and loaded.ntotal == self._chunk_count():
             self._faiss = loaded
             return loaded
@@ -413,10 +433,10 @@ class IndexStore:
             rows = self.conn.execute("SELECT id, embedding FROM chunks ORDER BY id").fetchall()
         finally:
             self.conn.execute("COMMIT")
-        index = FaissIndex(self.dim, generation=generation)
-        if rows:
-            index.add([r[0] for r in rows], np.vstack([np.frombuffer(r[1], dtype=np.float32) for r in rows]))
-        return index
+        vectors = (np.vstack([np.frombuffer(r[1], dtype=np.float32) for r in rows]) if rows
+                   else np.zeros((0, self.dim), dtype=np.float32))
+        return FaissIndex.build(self.dim, [r[0] for r in rows], vectors, generation=generation,
+                                approx_threshold=self.approx_threshold, nprobe=self.nprobe)
 
     @staticmethod
     def _delete_chunks(conn: sqlite3.Connection, doc_id: str, delta: "_Delta") -> list[str]:

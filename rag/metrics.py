@@ -75,6 +75,14 @@ class Metrics:
         self.refusals = Counter("rag_refusals_total", "Requests refused (503) by error code.", ("code",), registry=r)
         self.backend_errors = Counter("rag_backend_errors_total", "Errors from generation backends and the index.",
                                       ("kind",), registry=r)
+        self.queue_waiting = Gauge("rag_local_queue_waiting", "Requests waiting for the local model.", registry=r)
+        self.queue_running = Gauge("rag_local_queue_running", "Requests generating on the local model (0 or 1).",
+                                   registry=r)
+        self.queue_wait_seconds = Histogram("rag_local_queue_wait_seconds", "Time a request waited for the local "
+                                            "model.", buckets=_LATENCY_BUCKETS, registry=r)
+        self.queue_rejected = Counter("rag_local_queue_rejected_total", "Requests the local queue turned away "
+                                      "(full, or waited too long).", ("reason",), registry=r)
+        self._queue = None
         self.documents = Gauge("rag_index_documents", "Documents in the index.", registry=r)
         self.chunks = Gauge("rag_index_chunks", "Chunks in the index.", registry=r)
 
@@ -106,6 +114,16 @@ class Metrics:
             self.refusals.labels(code).inc()
         if status >= 500:
             self.backend_errors.labels(code).inc()
+
+    def bind_queue(self, queue) -> None:  # noqa: ANN001 - routing.backends.queue.GenerationQueue (duck-typed)
+        """Export a generation queue's depth, running count, waits and rejections (idempotent)."""
+        if queue is None or queue is self._queue:
+            return
+        self._queue = queue
+        self.queue_waiting.set_function(lambda: queue.waiting)
+        self.queue_running.set_function(lambda: queue.running)
+        queue.on_wait.append(self.queue_wait_seconds.observe)
+        queue.on_reject.append(lambda reason: self.queue_rejected.labels(reason).inc())
 
     def set_index_size(self, documents: int, chunks: int) -> None:
         """Update the index size gauges."""

@@ -35,6 +35,21 @@ def build_detector(settings: Settings) -> "PresidioDetector":
     return PresidioDetector.from_yaml(settings.recognizers_path, spacy_model=settings.spacy_model, embed=embedder.embed)
 
 
+def use_compute_threads(n: int) -> None:
+    """Intra-op threads of torch and FAISS for this process (0: leave the libraries' defaults).
+
+    One query embeds one short text and searches one vector: a second thread gains nothing, and under load
+    (other requests, other processes) threads that wait for each other cost 10-30x (`rag bench query`).
+    """
+    if n <= 0:
+        return
+    import faiss
+    import torch
+
+    torch.set_num_threads(n)
+    faiss.omp_set_num_threads(n)
+
+
 class Runtime:
     """Lazily-built components of one running assistant (CLI invocation or API process)."""
 
@@ -53,7 +68,8 @@ class Runtime:
     def store(self) -> "IndexStore":
         from indexing.store import IndexStore
 
-        return IndexStore(self.settings.index_dir, dim=self.embedder.dim)
+        return IndexStore(self.settings.index_dir, dim=self.embedder.dim,
+                          approx_threshold=self.settings.ann_threshold_chunks, nprobe=self.settings.ann_nprobe)
 
     @cached_property
     def detector(self) -> "PresidioDetector":
@@ -92,6 +108,7 @@ class Runtime:
             default_groups=self.settings.default_groups,
             default_classification=self.settings.default_classification,
             embed_batch_chunks=self.settings.ingest_batch_chunks,
+            overlap=self.settings.ingest_overlap,
         )
 
     @cached_property
@@ -167,7 +184,8 @@ class Runtime:
         s = self.settings
         return {
             "local": LlamaCppBackend(s.llama_model_path, n_threads=s.llama_threads, n_ctx=s.llama_ctx,
-                                     expected_size=s.llama_model_size, expected_sha256=s.llama_model_sha256),
+                                     expected_size=s.llama_model_size, expected_sha256=s.llama_model_sha256,
+                                     lock_timeout_s=s.local_queue_wait_s, queue_depth=s.local_queue_depth),
             "server": OpenAICompatBackend(s.vllm_url, s.vllm_model, api_key=s.vllm_api_key, timeout_s=s.vllm_timeout_s),
         }
 

@@ -106,6 +106,7 @@ class RequestContextMiddleware:
             return
         request_id = uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
+        self.state.bind_queue()  # once the backends exist (cheap identity check afterwards)
         started, status = time.perf_counter(), 500
 
         async def send_with_id(message: Message) -> None:

@@ -4,16 +4,23 @@ The last user message is the question; earlier user/assistant messages are histo
 messages are ignored: the assistant owns its instructions). ``stream: true`` answers with
 server-sent events (``data: {chunk}`` lines, then ``data: [DONE]``). Routing details travel in the
 non-standard ``rag`` field (on the completion, or on the last streamed chunk).
+
+A stream sends an SSE comment (``: keep-alive``) whenever no token came for `KEEPALIVE_S` (a request
+waiting for the local model keeps its connection), and stops the generation when the client goes away
+(checked between tokens, on both routes): the backend is closed and the audit record says aborted.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from fastapi import APIRouter
+import anyio
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from rag.api.deps import PrincipalDep, RequestIdDep, StateDep, check_question
 from rag.api.recording import ABORTED_STATUS, Recorder
@@ -25,6 +32,8 @@ from rag.types import Answer
 
 router = APIRouter(tags=["openai"], responses=ERROR_RESPONSES)
 MODEL_ID = "rag"
+KEEPALIVE_S = 10.0
+DISCONNECT_CHECK_S = 0.25
 _STREAM_RESPONSE = {200: {"description": "A completion, or server-sent events when `stream` is true.",
                           "content": {"text/event-stream": {}}}}
 
@@ -32,7 +41,7 @@ _STREAM_RESPONSE = {200: {"description": "A completion, or server-sent events wh
 @router.post("/v1/chat/completions", response_model=ChatCompletion, responses=_STREAM_RESPONSE,
              summary="OpenAI-compatible chat completion (model 'rag')")
 def chat_completions(body: ChatCompletionRequest, state: StateDep, principal: PrincipalDep,
-                     request_id: RequestIdDep) -> Any:
+                     request_id: RequestIdDep, request: Request) -> Any:
     with Recorder(state, request_id=request_id, principal=principal, endpoint="/v1/chat/completions",
                   action="chat") as recorder:
         question, history = _split(body)  # inside: a refused conversation is audited too
@@ -47,7 +56,7 @@ def chat_completions(body: ChatCompletionRequest, state: StateDep, principal: Pr
             recorder.answer = answer
             recorder.defer()
             include_usage = bool(body.stream_options and body.stream_options.include_usage)
-            events = _events(state, recorder, answer, deltas, include_usage)
+            events = _pump(_events(state, recorder, answer, deltas, include_usage), request)
             return StreamingResponse(events, media_type="text/event-stream",
                                      headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
         recorder.answer = assistant.answer(question, principal, top_k=body.top_k, history=history,
@@ -86,6 +95,36 @@ def _sse(payload: dict[str, Any] | str) -> str:
 def _chunk(answer: Answer, created: int, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
     return {"id": _completion_id(answer), "object": "chat.completion.chunk", "created": created, "model": MODEL_ID,
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+
+
+async def _pump(events: Iterator[str], request: Request, keepalive_s: float = KEEPALIVE_S) -> AsyncIterator[str]:
+    """Drive the blocking event iterator on the thread pool; a keep-alive comment after `keepalive_s` of
+    silence; close it (which closes the backend's generation) as soon as the client has gone."""
+    end = object()
+    pending: asyncio.Future | None = None
+    quiet_since = time.monotonic()
+    try:
+        while True:
+            if pending is None:
+                pending = asyncio.ensure_future(run_in_threadpool(next, events, end))
+            done, _ = await asyncio.wait({pending}, timeout=DISCONNECT_CHECK_S)
+            if await request.is_disconnected():
+                return
+            if not done:
+                if time.monotonic() - quiet_since >= keepalive_s:
+                    quiet_since = time.monotonic()
+                    yield ": keep-alive\n\n"
+                continue
+            item, pending = pending.result(), None
+            if item is end:
+                return
+            quiet_since = time.monotonic()
+            yield item
+    finally:
+        with anyio.CancelScope(shield=True):
+            if pending is not None:  # the generator is busy in a thread: let it hand back its item first
+                await asyncio.wait({pending})
+            await run_in_threadpool(getattr(events, "close", lambda: None))
 
 
 def _events(state: ServiceState, recorder: Recorder, answer: Answer, deltas: Iterator[str],

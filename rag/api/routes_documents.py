@@ -9,13 +9,18 @@ upload's collection, so the document id (sha256 of the source) is unique per fil
 A same-name upload by a manager of other groups lands in another collection: a new document, and
 nothing about the other one is revealed. Re-uploading into the same collection replaces the document,
 which the uploader may always manage (its groups are the upload's, all among the uploader's own).
+
+A large upload can run in the background (`?background=true`): the same checks run first (a conflict or a
+bad request still answers at once), then 202 with a job id, and `GET /v1/documents/jobs/{job_id}` gives its
+status and progress (see `rag.api.jobs`). Jobs are visible to the user who submitted them (and admins).
 """
 from __future__ import annotations
 
 from pathlib import PurePosixPath
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, File, Form, Query, UploadFile
+from fastapi.responses import JSONResponse
 
 from indexing.loaders import SUPPORTED_EXTENSIONS
 from indexing.types import Classification, DocumentRecord
@@ -23,7 +28,7 @@ from rag.api.deps import DocumentManagerDep, RequestIdDep, StateDep
 from rag.api.recording import Recorder
 from rag.api.schemas import ERROR_RESPONSES, DocumentDeleted, DocumentList, DocumentOut
 from rag.errors import (Conflict, InvalidRequest, NotFound, PayloadTooLarge, PermissionDenied, UnsupportedMediaType,
-                        to_service_error)
+                        error_body, to_service_error)
 from rag.types import Principal
 from rag.users import parse_groups
 
@@ -61,16 +66,19 @@ def _manageable_or_403(state: StateDep, doc_id: str, principal: Principal) -> Do
     return record
 
 
-@router.post("", status_code=201, response_model=DocumentOut, summary="Upload a document (added or replaced)")
+@router.post("", status_code=201, response_model=DocumentOut, summary="Upload a document (added or replaced)",
+             responses={202: {"description": "With background=true: the job id; poll /v1/documents/jobs/{job_id}."}})
 def upload_document(
     state: StateDep, principal: DocumentManagerDep, request_id: RequestIdDep,
     file: Annotated[UploadFile, File(description=f"One of: {', '.join(SUPPORTED_EXTENSIONS)}")],
     groups: Annotated[str | None, Form(description="Comma-separated reader groups; default: yours.")] = None,
     classification: Annotated[str | None, Form(description="public, internal, confidential or restricted")] = None,
-) -> DocumentOut:
+    background: Annotated[bool, Query(description="Ingest in the background: 202 with a job id at once.")] = False,
+) -> DocumentOut | JSONResponse:
     name = _safe_name(file.filename)
-    with Recorder(state, request_id=request_id, principal=principal, endpoint=router.prefix, action="upload",
-                  target=name) as recorder:
+    recorder = Recorder(state, request_id=request_id, principal=principal, endpoint=router.prefix, action="upload",
+                        target=name)
+    with recorder:
         readers = _reader_groups(groups, principal, state.settings.default_groups)
         level = _classification(classification or state.settings.default_classification)
         data = file.file.read(state.settings.max_file_bytes + 1)
@@ -81,14 +89,49 @@ def upload_document(
         existing = state.runtime.store.get_document(source)
         if existing is not None and (existing.source != source or not manageable(existing, principal)):
             raise Conflict("this file name is taken in this collection; rename your file", field="file")
-        result = state.runtime.ingestor.ingest_bytes(source, data, list(readers), level)
-        if result.error is not None:
-            raise to_service_error(result.error)
-        if result.action == "refused" or not result.doc_id:
-            raise InvalidRequest(f"the file was refused: {result.reason or 'it could not be read'}", field="file")
-        recorder.fields["target"] = result.doc_id
-        record = state.runtime.store.get_document(result.doc_id)
-    return DocumentOut.of(record, action=result.action)
+        if background:
+            recorder.defer()
+            job = state.jobs.submit(principal.name, name, lambda job: _ingest_job(state, recorder, job, source, data,
+                                                                                 readers, level), _job_error)
+            return JSONResponse({"job_id": job.job_id, "status": job.status,
+                                 "status_url": f"{router.prefix}/jobs/{job.job_id}"}, status_code=202)
+        document = _ingest(state, source, data, readers, level)
+        recorder.fields["target"] = document.doc_id
+    return document
+
+
+@router.get("/jobs/{job_id}", summary="Status and progress of a background upload")
+def upload_job(job_id: str, state: StateDep, principal: DocumentManagerDep) -> JSONResponse:
+    job = state.jobs.get(job_id)
+    if job is None or (job.owner != principal.name and principal.role != "admin"):
+        raise NotFound(f"no upload job {job_id!r} of yours (jobs are kept in memory until the server restarts)")
+    return JSONResponse(job.to_dict())
+
+
+def _ingest(state: StateDep, source: str, data: bytes, readers: tuple[str, ...], level: Classification,
+            progress=None) -> DocumentOut:  # noqa: ANN001 - indexing.ingest.Progress
+    result = state.runtime.ingestor.ingest_bytes(source, data, list(readers), level, progress=progress)
+    if result.error is not None:
+        raise to_service_error(result.error)
+    if result.action == "refused" or not result.doc_id:
+        raise InvalidRequest(f"the file was refused: {result.reason or 'it could not be read'}", field="file")
+    return DocumentOut.of(state.runtime.store.get_document(result.doc_id), action=result.action)
+
+
+def _ingest_job(state: StateDep, recorder: Recorder, job, source: str, data: bytes,  # noqa: ANN001 - rag.api.jobs.Job
+                readers: tuple[str, ...], level: Classification) -> dict:
+    try:
+        document = _ingest(state, source, data, readers, level, lambda event: job.progress.update(event.to_dict()))
+    except Exception as exc:
+        recorder.finish(error=to_service_error(exc))
+        raise
+    recorder.finish(status=201, target=document.doc_id)
+    return document.model_dump(mode="json")
+
+
+def _job_error(exc: BaseException) -> dict:
+    error = to_service_error(exc)
+    return {"status": error.status_code, **error_body(error)}
 
 
 @router.get("", response_model=DocumentList, summary="Documents you may manage")

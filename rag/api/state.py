@@ -5,13 +5,14 @@ import logging
 import time
 from typing import Any
 
+from rag.api.jobs import JobQueue
 from rag.api.ratelimit import RateLimiter
 from rag.audit import AuditLog
 from rag.auditing import open_audit_log, versions_in_force
 from rag.config import Settings
 from rag.metrics import Metrics
 from rag.registry import ModelRegistry
-from rag.runtime import Runtime
+from rag.runtime import Runtime, use_compute_threads
 from rag.types import Answer
 from rag.users import UserStore
 
@@ -30,6 +31,7 @@ class ServiceState:
         self.versions = versions_in_force(self.settings)  # detector and policy in force for this process
         self.limiter = RateLimiter()
         self.metrics = Metrics()
+        self.jobs = JobQueue()
         self.started = int(time.time())
         self.warm_up_errors: dict[str, str] = {}
 
@@ -38,12 +40,20 @@ class ServiceState:
         cache = self.settings.models_dir / "sha256-cache.json"
         self.registry = _attempt(self.warm_up_errors, "registry", lambda: self.registry.with_hashes(cache)) \
             or self.registry
+        self.bind_queue()
         if not self.settings.api_warm_up:
             return
+        _attempt(self.warm_up_errors, "threads", lambda: use_compute_threads(self.settings.api_compute_threads))
         _attempt(self.warm_up_errors, "index", lambda: self.runtime.store)
         if callable(getattr(self.runtime, "warm_up", None)):  # embedder, detector, generation backends
             _attempt(self.warm_up_errors, "models", self.runtime.warm_up)
         _attempt(self.warm_up_errors, "assistant", lambda: self.runtime.assistant)
+        self.bind_queue()
+
+    def bind_queue(self) -> None:
+        """Export the local model's queue in /metrics once the backends exist (a scrape never builds them)."""
+        backends = vars(self.runtime).get("backends") or {}
+        self.metrics.bind_queue(getattr(backends.get("local"), "queue", None))
 
     def model_info(self, answer: Answer | None) -> dict[str, Any]:
         """The model that produced `answer`: the assistant's own description plus the registry's hash."""
@@ -85,11 +95,14 @@ class ServiceState:
 
     def refresh_index_gauges(self) -> None:
         """Update the index size gauges, only if the index is already open (a scrape never loads models)."""
+        self.bind_queue()
         if "store" in vars(self.runtime):
             self.index_status()
 
     def close(self) -> None:
-        """Release what the runtime opened (detection workers, the index) and the audit log's connection."""
+        """Stop background jobs (first: they write to the index and the audit log), then release what the
+        runtime opened (detection workers, the index) and the audit log's connection."""
+        self.jobs.close()
         self.audit.close()
         if callable(getattr(self.runtime, "close", None)):
             _attempt({}, "close", self.runtime.close)

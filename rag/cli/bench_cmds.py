@@ -4,7 +4,9 @@ This module owns the `bench` group and `bench ingest`; `bench generate` lives in
 
 `bench ingest` ingests the corpus into fresh temporary indexes and reports chunks/s for the whole ingest
 (read + load + chunk + embed + store), first plain, then with the sensitivity labeler, then with the
-knowledge graph too, and in the same run the raw `SentenceTransformer.encode` throughput on exactly the texts our ingest embeds (same batch size). Raw encode
+knowledge graph too (embedding on a second thread while labelling runs), optionally the +graph run without
+that overlap (`--ablation`), and in the same run the raw
+`SentenceTransformer.encode` throughput on exactly the texts our ingest embeds (same batch size). Raw encode
 is timed before and after the plain ingest and averaged, so load from other processes on a shared machine
 hits both sides alike. The model is loaded and warmed before any timing.
 """
@@ -30,14 +32,36 @@ def bench_group() -> None:
 @click.option("--corpus", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="Folder to ingest [default: settings.corpus_dir].")
 @click.option("--plain-only", is_flag=True, help="Skip the +detection and +graph runs.")
+@click.option("--copies", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Ingest this many copies of the corpus (a larger corpus, under distinct paths).")
+@click.option("--ablation", is_flag=True, help="Also +detection +graph without overlap (embedding on the same thread).")
 @click.option("--tracemalloc", "trace", is_flag=True, help="Also measure the Python heap peak (an extra, untimed run).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def bench_ingest_cmd(corpus: Path | None, plain_only: bool, trace: bool, as_json: bool) -> None:
+def bench_ingest_cmd(corpus: Path | None, plain_only: bool, copies: int, ablation: bool, trace: bool,
+                     as_json: bool) -> None:
     """Chunks/s of `rag ingest` (plain, +detection, +graph) vs raw SentenceTransformer.encode."""
+    with tempfile.TemporaryDirectory(prefix="rag-bench-corpus-") as tmp:
+        source = corpus or common.settings().corpus_dir
+        _bench_ingest(_replicate(source, Path(tmp), copies) if copies > 1 else source, plain_only, ablation, trace,
+                      as_json)
+
+
+def _replicate(corpus: Path, tmp: Path, copies: int) -> Path:
+    """`copies` copies of `corpus` side by side under tmp/corpus/copy-NN (manifests left out: default access)."""
+    import shutil
+
+    from indexing.manifest import MANIFEST_NAMES
+
+    root = tmp / "corpus"
+    for i in range(copies):
+        shutil.copytree(corpus, root / f"copy-{i:02d}", ignore=shutil.ignore_patterns(*MANIFEST_NAMES))
+    return root
+
+
+def _bench_ingest(corpus: Path, plain_only: bool, ablation: bool, trace: bool, as_json: bool) -> None:
     from rag.runtime import Runtime
 
     settings = common.settings()
-    corpus = corpus or settings.corpus_dir
     runtime = Runtime(settings)
     embedder = runtime.embedder
     texts = _embedded_texts(corpus, embedder, settings)
@@ -50,7 +74,7 @@ def bench_ingest_cmd(corpus: Path | None, plain_only: bool, trace: bool, as_json
     raw_after = _raw_encode(embedder, texts)
     raw_s = (raw_before + raw_after) / 2
     if not plain_only:
-        runs.update(_optional_runs(runtime, corpus))
+        runs.update(_optional_runs(runtime, corpus, ablation))
     report = _report(corpus, embedder, texts, runs, raw_s, (raw_before, raw_after))
     if trace:
         report["python_peak_mib"] = _python_peak(runtime, corpus)
@@ -83,7 +107,7 @@ def _raw_encode(embedder: Any, texts: list[str]) -> float:
     return time.perf_counter() - started
 
 
-def _timed_ingest(runtime: Any, corpus: Path, labeler: Callable | None, listeners: Any) -> dict:
+def _timed_ingest(runtime: Any, corpus: Path, labeler: Callable | None, listeners: Any, overlap: bool = True) -> dict:
     """Ingest `corpus` into a fresh temporary index with the given labeler/listeners; seconds and counts."""
     from indexing.ingest import Ingestor
     from indexing.store import IndexStore
@@ -97,7 +121,7 @@ def _timed_ingest(runtime: Any, corpus: Path, labeler: Callable | None, listener
                             chunk_overlap_tokens=settings.chunk_overlap_tokens,
                             default_groups=settings.default_groups,
                             default_classification=settings.default_classification,
-                            embed_batch_chunks=settings.ingest_batch_chunks)
+                            embed_batch_chunks=settings.ingest_batch_chunks, overlap=overlap)
         started = time.perf_counter()
         report = ingestor.ingest_paths([corpus])
         seconds = time.perf_counter() - started
@@ -106,17 +130,25 @@ def _timed_ingest(runtime: Any, corpus: Path, labeler: Callable | None, listener
             "refused": len(report.refused), "stages": {k: round(v, 3) for k, v in report.timings.items()}}
 
 
-def _optional_runs(runtime: Any, corpus: Path) -> dict:
-    """The +detection and +detection +graph runs."""
+def _optional_runs(runtime: Any, corpus: Path, ablation: bool = False) -> dict:
+    """The +detection and +detection +graph runs (and, with `ablation`, the latter without overlap).
+
+    Labels are of passages ("title: text"), as the real ingest labels them (`rag.labelling.chunk_labeler`).
+    """
+    from rag.labelling import chunk_labeler
+
     runs: dict[str, Any] = {}
     detector = runtime.detector
     detector.label_texts(["warm up the pipeline"])
-    runs["+detection"] = _timed_ingest(runtime, corpus, detector.label_texts, ())
+    labeler = chunk_labeler(detector)
+    runs["+detection"] = _timed_ingest(runtime, corpus, labeler, ())
 
     def graph(store: Any) -> Any:
         return runtime.graph_over(store, nlp=detector.nlp)
 
-    runs["+detection +graph"] = _timed_ingest(runtime, corpus, detector.label_texts, (graph,))
+    runs["+detection +graph"] = _timed_ingest(runtime, corpus, labeler, (graph,))
+    if ablation:
+        runs["+det +graph, no overlap"] = _timed_ingest(runtime, corpus, labeler, (graph,), overlap=False)
     return runs
 
 
@@ -140,6 +172,7 @@ def _report(corpus: Path, embedder: Any, texts: list[str], runs: dict, raw_s: fl
             "raw_encode": {"seconds": round(raw_s, 3), "chunks_per_s": round(raw_cps, 2),
                            "before_s": round(raw_pair[0], 3), "after_s": round(raw_pair[1], 3)},
             "runs": runs, "ratio_plain_to_raw": runs["plain"]["ratio_to_raw"],
+            "ratio_labels_graph_to_raw": runs.get("+detection +graph", {}).get("ratio_to_raw"),
             "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
 
 
@@ -155,7 +188,13 @@ def _report_text(report: dict) -> str:
             continue
         lines.append(f"ingest {name:<24} {run['chunks_per_s']:8.1f} chunks/s  ({run['seconds']:.1f}s, "
                      f"{run['chunks']} chunks, ratio to raw {run['ratio_to_raw']:.2f})")
+        stages = run.get("stages", {})
+        lines.append("       stages (s): " + ", ".join(f"{k} {stages[k]:.1f}" for k in
+                                                      ("label", "prepare", "embed", "embed_wait", "write") if k in stages))
     lines.append(f"ratio plain ingest / raw encode: {report['ratio_plain_to_raw']:.2f} (target >= 0.8)")
+    if report.get("ratio_labels_graph_to_raw") is not None:
+        lines.append(f"ratio ingest with labels and graph / raw encode: {report['ratio_labels_graph_to_raw']:.2f} "
+                     "(target >= 0.7)")
     lines.append(f"peak RSS {report['peak_rss_mib']} MiB"
                  + (f", Python heap peak {report['python_peak_mib']} MiB" if "python_peak_mib" in report else ""))
     return "\n".join(lines)
@@ -163,7 +202,9 @@ def _report_text(report: dict) -> str:
 
 def register(cli: click.Group) -> None:
     """Add the `bench` group (`ingest`, `generate`) to `rag`."""
-    from rag.cli import bench_generate
+    from rag.cli import bench_generate, bench_query, bench_serve
 
     bench_generate.register(bench_group)
+    bench_query.register(bench_group)
+    bench_serve.register(bench_group)
     cli.add_command(bench_group)

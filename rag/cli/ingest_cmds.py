@@ -26,8 +26,10 @@ def ingest_cmd(paths: tuple[Path, ...], groups: str | None, classification: str 
 
     A folder's `manifest.yaml` gives each document's groups and classification unless --groups or
     --classification are given. Unchanged files are skipped; refused files are listed on stderr (exit 1).
+    Progress goes to stderr: a bar on a terminal, one JSON line per file with --json.
     """
     from indexing.types import Classification
+    from rag.cli.progress import ingest_progress
     from rag.users import parse_groups
 
     try:
@@ -39,6 +41,7 @@ def ingest_cmd(paths: tuple[Path, ...], groups: str | None, classification: str 
     if collection is not None and (not collection.strip("/ ") or ".." in collection.split("/")):
         common.fail("--collection needs a name such as team-a or 2026/handbooks")
     runtime = common.runtime()
+    runtime.ingestor.progress = ingest_progress(as_json)
     report = runtime.ingestor.ingest_paths(paths, groups=group_list, classification=level, collection=collection)
     lines = [f"{r.action:<9} {r.source}" + (f"  ({r.chunks} chunks, v{r.version})" if r.chunks else "")
              + (f"  [{r.reason}]" if r.reason and r.action == "updated" else "")

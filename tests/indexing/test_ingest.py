@@ -10,7 +10,7 @@ import pytest
 
 from indexing.ingest import Ingestor, doc_id_for
 from indexing.store import IndexStore
-from indexing.types import Chunk, Classification as C
+from indexing.types import Chunk, Classification as C, passage_text
 from indexing_files import make_pdf
 
 pytestmark = pytest.mark.slow
@@ -201,3 +201,37 @@ def test_listeners_prepare_outside_write_inside_and_commit_once_per_batch(store,
     assert listener.commits == 2 and listener.writes[-2] == (None, old)
     seen = {r[0] for r in store.conn.execute("SELECT chunk_id FROM seen")}
     assert seen == {r[0] for r in store.conn.execute("SELECT chunk_id FROM chunks")}
+
+
+class PassageLabeler:
+    """Labels by keyword and records the texts it was given."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    def __call__(self, texts: list[str]) -> list[C]:
+        self.texts += texts
+        return [C.CONFIDENTIAL if "salary" in t.lower() else C.PUBLIC for t in texts]
+
+
+@pytest.mark.parametrize("overlap", [True, False])
+def test_when_embedding_overlaps_or_not_then_labeller_gets_passages_and_labels_are_stored(
+        store, embedder, corpus, overlap) -> None:
+    labeler, listener = PassageLabeler(), RecordingListener()
+    report = ingestor(store, embedder, labeler=labeler, listeners=[listener], overlap=overlap).ingest_paths([corpus])
+    assert report.ok and listener.prepared
+    passages = [passage_text(d.title, c.text) for d in store.list_documents() for c in store.document_chunks(d.doc_id)]
+    assert sorted(labeler.texts) == sorted(passages)  # titles included: a sensitive title is labelled too
+    labels = {d.source: d.label for d in store.list_documents()}
+    assert labels["hr/salary.md"] == C.CONFIDENTIAL and labels["public/returns.md"] == C.PUBLIC
+
+
+def test_when_ingesting_then_progress_reports_every_file_with_chunks_bytes_and_eta(store, embedder, corpus) -> None:
+    events = []
+    report = ingestor(store, embedder, progress=events.append, embed_batch_chunks=1).ingest_paths([corpus])
+    assert [e.files_done for e in events] == [1, 2, 3, 4] and {e.files_total for e in events} == {4}
+    assert events[-1].chunks_done == report.chunks_written and events[-1].bytes_done == events[-1].bytes_total
+    assert events[-1].eta_s == 0.0 and events[-1].to_dict()["event"] == "progress"
+    again = []
+    ingestor(store, embedder, progress=again.append).ingest_paths([corpus])
+    assert [e.action for e in again] == ["unchanged"] * 4 and again[-1].chunks_done == 0

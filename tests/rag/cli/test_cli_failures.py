@@ -64,6 +64,8 @@ CASES: dict[str, tuple[list[str], dict[str, str], int, str]] = {
     "bench ingest": ([], NO_MODEL, 1, "embedding model folder"),
     "bench generate": (["--only", "server", "--no-start"], {"RAG_VLLM_URL": "http://127.0.0.1:9/v1"}, 1,
                        "no vLLM server answers"),
+    "bench query": (["--sizes", "1k,10k"], {}, 2, "--sizes must be integers"),
+    "bench serve": ([], {"RAG_LOCAL_QUEUE_DEPTH": "deep"}, 2, "bad configuration: RAG_LOCAL_QUEUE_DEPTH"),
 }
 
 

@@ -1,0 +1,315 @@
+"""`rag bench serve`: the real HTTP API under concurrent load, and the server path against vLLM direct.
+
+In one run: a fresh RAG_HOME gets the corpus ingested (`rag ingest`) and one employee user; `rag serve` starts
+as a subprocess; then
+1. mixed load: `--clients` concurrent clients send `/v1/query` requests alternating sensitive questions
+   (a fake SSN or a named employee: local route) and benign ones (server route): latency p50/p95/p99 per
+   route, requests/s, answers by HTTP status, the server's peak RSS;
+2. server path: `--benign-clients` concurrent clients send the benign questions that the mixed run routed to
+   the server (retrieved context can make a benign question local) through the API, then the same
+   prompts (retrieved and assembled in this process exactly as the assistant does) go straight to vLLM at
+   the same concurrency: the ratio of aggregate completion tokens/s (API / direct).
+vLLM must be running at RAG_VLLM_URL (`rag vllm start --wait`, or `--start-vllm` here: it is stopped after).
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import click
+import httpx
+
+from rag.cli import common
+
+SENSITIVE = (
+    "My SSN is 536-90-4399: how many days of parental leave can I take?",
+    "What salary band applies to Sofia Marquez, employee 48213, this year?",
+    "Call me on +1 202-555-0143 about my sick leave: how do I report it?",
+    "My IBAN is DE89 3704 0044 0532 0130 00, when are travel expenses reimbursed?",
+)
+BENIGN = (
+    "How many days do customers have to return an item?",
+    "What is the travel policy for booking flights?",
+    "How is an incident severity decided?",
+    "Which team owns the deployment pipeline?",
+)
+
+
+@click.command("serve")
+@click.option("--clients", default=16, show_default=True, help="Concurrent clients in the mixed run.")
+@click.option("--requests", "per_client", default=3, show_default=True, help="Requests per client and run.")
+@click.option("--benign-clients", default=8, show_default=True, help="Concurrency of the API-vs-direct run.")
+@click.option("--corpus", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Folder to ingest [settings.corpus_dir].")
+@click.option("--port", default=0, type=int, help="Port for `rag serve` [a free one].")
+@click.option("--start-vllm", is_flag=True, help="Start vLLM (RAG_VLLM_PORT) for the run and stop it after.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def bench_serve_cmd(clients: int, per_client: int, benign_clients: int, corpus: Path | None, port: int,
+                    start_vllm: bool, as_json: bool) -> None:
+    """Latency per route, req/s, errors and RSS under concurrent load; API vs direct vLLM tokens/s."""
+    settings = common.settings()
+    corpus = corpus or settings.corpus_dir
+    vllm = _start_vllm(settings) if start_vllm else None
+    try:
+        with_vllm = _vllm_ready(settings.vllm_url)
+        if not with_vllm:
+            click.echo(f"warning: no vLLM answers at {settings.vllm_url} (`rag vllm start --wait` or --start-vllm): "
+                       "mixed load only, benign requests fall back to the local model", err=True)
+        with tempfile.TemporaryDirectory(prefix="rag-bench-serve-") as home:
+            report = _run(settings, corpus, Path(home), port or _free_port(), clients, per_client,
+                          benign_clients if with_vllm else 0)
+    finally:
+        if vllm is not None:
+            vllm.stop()
+    common.emit(report, as_json, _text(report))
+
+
+def _run(settings: Any, corpus: Path, home: Path, port: int, clients: int, per_client: int,
+         benign_clients: int) -> dict:
+    env = {**os.environ, "RAG_HOME": str(home), "RAG_VLLM_URL": settings.vllm_url}
+    _rag(env, "ingest", str(corpus))
+    key = json.loads(_rag(env, "users", "add", "bench", "--groups", "all,engineering", "--json"))["api_key"]
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen([sys.executable, "-c", "from rag.cli import main; main()", "serve", "--port", str(port),
+                               "--log-level", "warning"], env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True)
+    rss = _RssSampler(server.pid)
+    try:
+        _wait_ready(base, server)
+        rss.start()
+        headers = {"Authorization": f"Bearer {key}"}
+        mixed = _load(base, headers, [SENSITIVE[i // 2 % 4] if i % 2 == 0 else BENIGN[i // 2 % 4]
+                                      for i in range(clients * per_client)], clients)
+        served = [q for q in BENIGN if mixed["routes_by_question"].get(q) == ["server"]] or list(BENIGN)
+        benign = [served[i % len(served)] for i in range(benign_clients * per_client)]
+        api = _load(base, headers, benign, benign_clients) if benign_clients else None
+    finally:
+        rss.stop()
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    server_path = None
+    if api is not None:
+        direct = _direct(settings, env, benign, benign_clients)
+        api_tps, direct_tps = api["completion_tokens_per_s"], direct["completion_tokens_per_s"]
+        server_path = {"clients": benign_clients, "api": api, "direct_vllm": direct,
+                       "ratio_api_to_direct": round(api_tps / direct_tps, 3) if direct_tps else None}
+    return {"clients": clients, "requests_per_client": per_client, "mixed": mixed, "server_path": server_path,
+            "server_peak_rss_mib": rss.peak_mib, "vllm_url": settings.vllm_url,
+            "local_queue": {"depth": settings.local_queue_depth, "wait_s": settings.local_queue_wait_s}}
+
+
+def _rag(env: dict, *args: str) -> str:
+    done = subprocess.run([sys.executable, "-c", "from rag.cli import main; main()", *args], env=env,
+                          capture_output=True, text=True)
+    if done.returncode not in (0, 1):
+        common.fail(f"`rag {' '.join(args)}` failed: {done.stderr.strip()[-500:]}", 1)
+    return done.stdout
+
+
+def _wait_ready(base: str, server: subprocess.Popen, timeout_s: float = 300.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            common.fail(f"`rag serve` exited: {(server.stderr.read() if server.stderr else '')[-800:]}", 1)
+        try:
+            if httpx.get(f"{base}/readyz", timeout=5).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    common.fail(f"`rag serve` not ready after {timeout_s:.0f}s", 1)
+
+
+def _load(base: str, headers: dict, questions: list[str], concurrency: int) -> dict:
+    """Send `questions` with `concurrency` clients; latency per route, statuses, tokens, wall time."""
+    results: list[dict] = []
+    lock = threading.Lock()
+
+    def one(question: str) -> None:
+        started = time.perf_counter()
+        try:
+            with httpx.Client(timeout=600) as client:
+                response = client.post(f"{base}/v1/query", json={"question": question}, headers=headers)
+            body = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
+            row = {"question": question, "status": response.status_code, "route": body.get("route") or "refused",
+                   "tokens": int((body.get("usage") or {}).get("completion_tokens", 0)),
+                   "code": (body.get("error") or {}).get("code") if isinstance(body.get("error"), dict) else None,
+                   "retry_after": response.headers.get("retry-after")}
+        except httpx.HTTPError as exc:
+            row = {"question": question, "status": f"transport:{type(exc).__name__}", "route": "error", "tokens": 0}
+        row["seconds"] = time.perf_counter() - started
+        with lock:
+            results.append(row)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(one, questions))
+    wall = time.perf_counter() - started
+    return _summary(results, wall)
+
+
+def _direct(settings: Any, env: dict, questions: list[str], concurrency: int) -> dict:
+    """The same prompts as the assistant sends, straight to vLLM at the same concurrency."""
+    from rag.assistant import STOP, build_messages
+    from rag.config import Settings
+    from rag.runtime import Runtime
+
+    runtime = Runtime(Settings(home=Path(env["RAG_HOME"]), vllm_url=settings.vllm_url))
+    prompts = {q: build_messages(q, [], runtime.retriever.search(q, groups=("all", "engineering"),
+                                                                 k=runtime.settings.top_k,
+                                                                 mode=runtime.settings.search_mode))
+               for q in set(questions)}
+    results: list[dict] = []
+    lock = threading.Lock()
+
+    def one(question: str) -> None:
+        started = time.perf_counter()
+        payload = {"model": settings.vllm_model, "messages": prompts[question], "stop": list(STOP),
+                   "max_tokens": settings.max_new_tokens, "temperature": settings.temperature}
+        try:
+            with httpx.Client(timeout=600) as client:
+                response = client.post(f"{settings.vllm_url.rstrip('/')}/chat/completions", json=payload)
+            tokens = int(response.json().get("usage", {}).get("completion_tokens", 0)) if response.is_success else 0
+            row = {"status": response.status_code, "route": "direct", "tokens": tokens}
+        except httpx.HTTPError as exc:
+            row = {"status": f"transport:{type(exc).__name__}", "route": "error", "tokens": 0}
+        row["seconds"] = time.perf_counter() - started
+        with lock:
+            results.append(row)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(one, questions))
+    return _summary(results, time.perf_counter() - started)
+
+
+def _summary(results: list[dict], wall: float) -> dict:
+    by_route: dict[str, list[float]] = {}
+    statuses: dict[str, int] = {}
+    codes: dict[str, int] = {}
+    for row in results:
+        by_route.setdefault(str(row["route"]), []).append(row["seconds"])
+        statuses[str(row["status"])] = statuses.get(str(row["status"]), 0) + 1
+        if row.get("code"):
+            codes[row["code"]] = codes.get(row["code"], 0) + 1
+    tokens = sum(r["tokens"] for r in results)
+    routes: dict[str, set[str]] = {}
+    for row in results:
+        if "question" in row:
+            routes.setdefault(row["question"], set()).add(str(row["route"]))
+    no_retry_after = sum(1 for r in results if r["status"] == 503 and not r.get("retry_after"))
+    return {"requests": len(results), "wall_s": round(wall, 2), "requests_per_s": round(len(results) / wall, 3),
+            "completion_tokens": tokens, "completion_tokens_per_s": round(tokens / wall, 2),
+            "statuses": statuses, "error_codes": codes, "503_without_retry_after": no_retry_after,
+            "routes_by_question": {q: sorted(r) for q, r in routes.items()},
+            "latency_s": {route: _pcts(values) for route, values in sorted(by_route.items())}}
+
+
+def _pcts(values: list[float]) -> dict:
+    ordered = sorted(values)
+
+    def at(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))], 3)
+
+    return {"n": len(ordered), "p50": round(statistics.median(ordered), 3), "p95": at(0.95), "p99": at(0.99)}
+
+
+class _RssSampler:
+    """Peak resident memory of a process (sampled every 0.5 s from /proc)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak_mib = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._sample_once()
+        self._stop.set()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.5):
+            self._sample_once()
+
+    def _sample_once(self) -> None:
+        try:
+            for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):  # the kernel's own peak RSS of the process
+                    self.peak_mib = max(self.peak_mib, round(int(line.split()[1]) / 1024, 1))
+        except OSError:
+            pass
+
+
+def _start_vllm(settings: Any) -> Any:
+    from rag.cli.vllm_cmds import server_from_settings
+
+    from routing.errors import BackendUnavailable
+
+    server = server_from_settings(settings)
+    try:
+        server.start(wait=True, timeout_s=settings.vllm_start_timeout_s)
+    except BackendUnavailable as exc:
+        server.stop()
+        common.fail(f"vLLM did not start: {str(exc).splitlines()[-1]}", 1)
+    return server
+
+
+def _vllm_ready(url: str) -> bool:
+    try:
+        return httpx.get(f"{url.rstrip('/')}/models", timeout=5).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _text(report: dict) -> str:
+    lines = [f"mixed load: {report['clients']} clients x {report['requests_per_client']} requests "
+             f"(half sensitive), local queue depth {report['local_queue']['depth']}, "
+             f"wait {report['local_queue']['wait_s']}s"]
+    lines += _run_lines(report["mixed"])
+    sp = report["server_path"]
+    if sp is None:
+        lines.append("server path: skipped (no vLLM)")
+        lines.append(f"rag serve peak RSS {report['server_peak_rss_mib']} MiB")
+        return "\n".join(lines)
+    lines.append(f"server path, {sp['clients']} concurrent benign clients:")
+    lines += ["  through our API: " + line for line in _run_lines(sp["api"])]
+    lines += ["  vLLM direct:     " + line for line in _run_lines(sp["direct_vllm"])]
+    lines.append(f"ratio API / direct (completion tokens/s): {sp['ratio_api_to_direct']} (target >= 0.9)")
+    lines.append(f"rag serve peak RSS {report['server_peak_rss_mib']} MiB")
+    return "\n".join(lines)
+
+
+def _run_lines(run: dict) -> list[str]:
+    lines = [f"{run['requests']} requests in {run['wall_s']}s = {run['requests_per_s']} req/s, "
+             f"{run['completion_tokens_per_s']} completion tokens/s; statuses {run['statuses']}"
+             + (f"; error codes {run['error_codes']}" if run["error_codes"] else "")]
+    for route, p in run["latency_s"].items():
+        lines.append(f"    {route:<8} n={p['n']:<3} p50 {p['p50']:.2f}s  p95 {p['p95']:.2f}s  p99 {p['p99']:.2f}s")
+    return lines
+
+
+def register(group: click.Group) -> None:
+    """Add `bench serve` to the bench group."""
+    group.add_command(bench_serve_cmd)
