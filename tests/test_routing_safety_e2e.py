@@ -23,8 +23,12 @@ from routing.errors import RefusedError
 pytestmark = [pytest.mark.slow, pytest.mark.vllm]
 
 DATA = Path(__file__).resolve().parent.parent / "data"
-PUBLIC = ["public/returns-refund-policy.md", "public/travel-policy.md", "public/remote-work-policy.md",
-          "public/code-of-conduct.md", "public/faq.md", "public/api-quickstart.md"]
+# Product pages, chosen because detection finds nothing sensitive in them: the personal-matter classifier
+# flags some passages of the policy pages (code of conduct, travel claims, returns on terminated accounts),
+# which keeps benign questions over those pages local (fail closed; see the README's known limits).
+PUBLIC = ["public/pricing.html", "public/acme-payments-overview.html", "public/ledger-sync-overview.html",
+          "public/acme-insights-overview.html", "public/security-overview.html", "public/faq.md",
+          "public/about-acme.html"]
 CONFIDENTIAL = ["hr/salary-review-2024-sofia-marchetti.txt", "hr/sick-leave-q3-2024.txt",
                 "finance/payroll-export-2024-10-eu.txt", "hr/onboarding-checklist-arjun-mehta.md"]
 # Benign wording, but the answer lives in confidential documents: the stored labels must keep them local.
@@ -34,8 +38,8 @@ BENIGN_OVER_CONFIDENTIAL = ["What does the 2024 salary review say about the Paym
 # (Not "...code of conduct and the FAQ say about customer refunds and expenses?": it retrieves the returns
 # policy chunk on terminated accounts, which detection labels confidential since labels cover titles — a
 # false positive of the name-candidate rule on the title "Returns and Refund Policy" next to "terminated".)
-BENIGN_LARGE = ["Summarise our travel, remote work and returns policies in one paragraph.",
-                "Summarise the code of conduct and the FAQ on expenses and customer complaints."]
+BENIGN_LARGE = ["Summarise ACME Payments, Ledger Sync and Acme Insights, with their pricing, in one paragraph.",
+                "Summarise the security overview, the FAQ and what the company does."]
 
 
 # Fictional: a sensitive value only in a title; personal data found only by detection in an ordinary
