@@ -135,11 +135,8 @@ def _wait_ready(base: str, server: subprocess.Popen, timeout_s: float = 300.0) -
 
 def _load(base: str, headers: dict, questions: list[str], concurrency: int) -> dict:
     """Send `questions` with `concurrency` clients; latency per route, statuses, tokens, wall time."""
-    results: list[dict] = []
-    lock = threading.Lock()
 
-    def one(question: str) -> None:
-        started = time.perf_counter()
+    def one(question: str) -> dict:
         try:
             with httpx.Client(timeout=600) as client:
                 response = client.post(f"{base}/v1/query", json={"question": question}, headers=headers)
@@ -150,15 +147,9 @@ def _load(base: str, headers: dict, questions: list[str], concurrency: int) -> d
                    "retry_after": response.headers.get("retry-after")}
         except httpx.HTTPError as exc:
             row = {"question": question, "status": f"transport:{type(exc).__name__}", "route": "error", "tokens": 0}
-        row["seconds"] = time.perf_counter() - started
-        with lock:
-            results.append(row)
+        return row
 
-    started = time.perf_counter()
-    with ThreadPoolExecutor(concurrency) as pool:
-        list(pool.map(one, questions))
-    wall = time.perf_counter() - started
-    return _summary(results, wall)
+    return _summary(*_concurrently(one, questions, concurrency))
 
 
 def _direct(settings: Any, env: dict, questions: list[str], concurrency: int) -> dict:
@@ -172,11 +163,7 @@ def _direct(settings: Any, env: dict, questions: list[str], concurrency: int) ->
                                                                  k=runtime.settings.top_k,
                                                                  mode=runtime.settings.search_mode))
                for q in set(questions)}
-    results: list[dict] = []
-    lock = threading.Lock()
-
-    def one(question: str) -> None:
-        started = time.perf_counter()
+    def one(question: str) -> dict:
         payload = {"model": settings.vllm_model, "messages": prompts[question], "stop": list(STOP),
                    "max_tokens": settings.max_new_tokens, "temperature": settings.temperature}
         try:
@@ -186,14 +173,24 @@ def _direct(settings: Any, env: dict, questions: list[str], concurrency: int) ->
             row = {"status": response.status_code, "route": "direct", "tokens": tokens}
         except httpx.HTTPError as exc:
             row = {"status": f"transport:{type(exc).__name__}", "route": "error", "tokens": 0}
+        return row
+
+    return _summary(*_concurrently(one, questions, concurrency))
+
+
+def _concurrently(call: Any, questions: list[str], concurrency: int) -> tuple[list[dict], float]:
+    """Rows of `call(question)` from `concurrency` threads, each with its "seconds"; and the wall time."""
+
+    def timed(question: str) -> dict:
+        started = time.perf_counter()
+        row = call(question)
         row["seconds"] = time.perf_counter() - started
-        with lock:
-            results.append(row)
+        return row
 
     started = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
-        list(pool.map(one, questions))
-    return _summary(results, time.perf_counter() - started)
+        results = list(pool.map(timed, questions))
+    return results, time.perf_counter() - started
 
 
 def _summary(results: list[dict], wall: float) -> dict:
