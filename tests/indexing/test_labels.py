@@ -2,7 +2,6 @@
 an index written before these columns existed is migrated in place."""
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 from pathlib import Path
 
@@ -10,32 +9,13 @@ import numpy as np
 import pytest
 
 from indexing import schema
+from hash_embedder import HashEmbedder
 from indexing.ingest import Ingestor
 from indexing.relabel import relabel_stale
 from indexing.store import DB_FILE, IndexStore
 from indexing.types import ChunkLabel, Classification
 
 STAMP = "detector-v1:aaaa"
-
-
-class WordHashEmbedder:
-    """Deterministic 8-dim bag-of-words vectors: real vectors, no model."""
-
-    name, dim = "word-hash", 8
-
-    def warm_up(self) -> None:
-        pass
-
-    def embed(self, texts) -> np.ndarray:
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for i, text in enumerate(texts):
-            for word in text.lower().split():
-                out[i, int(hashlib.sha1(word.encode()).hexdigest(), 16) % self.dim] += 1.0
-            out[i] /= max(float(np.linalg.norm(out[i])), 1e-9)
-        return out
-
-    def count_tokens(self, text: str) -> int:
-        return len(text.split())
 
 
 class KeywordLabeler:
@@ -52,8 +32,8 @@ class KeywordLabeler:
 
 
 def _ingest(tmp_path: Path, labeler, stamp: str = STAMP) -> tuple[IndexStore, Ingestor]:
-    store = IndexStore(tmp_path / "index", dim=WordHashEmbedder.dim)
-    ingestor = Ingestor(store, WordHashEmbedder(), labeler=labeler, chunk_max_tokens=40, chunk_overlap_tokens=5,
+    store = IndexStore(tmp_path / "index", dim=HashEmbedder.dim)
+    ingestor = Ingestor(store, HashEmbedder(), labeler=labeler, chunk_max_tokens=40, chunk_overlap_tokens=5,
                         label_stamp=stamp)
     folder = tmp_path / "docs"
     folder.mkdir(exist_ok=True)

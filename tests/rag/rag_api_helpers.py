@@ -5,41 +5,19 @@ audit, documents ACL); the end-to-end tests (test_api_e2e.py) use the real assis
 """
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 from fastapi.testclient import TestClient
 
+from hash_embedder import HashEmbedder
 from indexing.ingest import Ingestor
 from indexing.store import IndexStore
 from rag.api import create_app
 from rag.config import Settings
 from rag.runtime import Runtime
 from rag.types import Answer, Citation, Principal
-
-
-class HashEmbedder:
-    """Deterministic bag-of-words hashing embedder (8 dims): real vectors, no model."""
-
-    name = "test-hash-embedder"
-    dim = 8
-
-    def warm_up(self) -> None:
-        pass
-
-    def embed(self, texts) -> np.ndarray:
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for i, text in enumerate(texts):
-            for word in text.lower().split():
-                out[i, int(hashlib.sha1(word.encode()).hexdigest(), 16) % self.dim] += 1.0
-            out[i] /= max(float(np.linalg.norm(out[i])), 1e-9)
-        return out
-
-    def count_tokens(self, text: str) -> int:
-        return len(text.split())
 
 
 @dataclass
