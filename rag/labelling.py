@@ -35,7 +35,8 @@ def chunk_labeler(detector: Classifier) -> Callable[[list[str]], list[ChunkLabel
     """A `indexing.ingest.Labeler`: each passage's level and its findings summary (types, offsets, levels)."""
 
     def label(texts: list[str]) -> list[ChunkLabel]:
-        return [ChunkLabel(d.level, tuple(f.to_dict() for f in d.findings)) for d in detector.classify_many(texts)]
+        detections = detector.classify_many(texts, passages=True)
+        return [ChunkLabel(d.level, tuple(f.to_dict() for f in d.findings)) for d in detections]
 
     return label
 
