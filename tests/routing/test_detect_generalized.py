@@ -144,6 +144,8 @@ def test_when_address_with_house_number_and_postcode_then_confidential(detector,
         ("How many sick days do we get per year?", False),                        # policy on the topic
         ("What is the process for reporting harassment?", False),
         ("Ask Cordelia to send the slides for the demo.", False),                 # named person, work matter
+        ("our intern mateus got arrested over the weekend, do we have to tell the client?", True),  # lower case
+        ("will the grace period for expense claims change in may?", False),       # name-like common words
     ],
 )
 def test_when_personal_matter_then_confidential_unless_general_policy(detector, text, sensitive):
