@@ -87,13 +87,15 @@ class Assistant:
         detection_timeout_s: detection budget; past it the request counts as sensitive.
         limits: bounds on history and prompt size.
         label_stamp: the current detector/config stamp; a passage whose stored stamp differs is re-analysed.
+        max_passages: route -> most passages its model is given (the best-ranked ones; models.yaml
+            ``decoding.max_passages``): a small model answers better from fewer, more relevant passages.
     """
 
     def __init__(self, retriever: "Retriever", detector: Classifier,
                  backends: Mapping[str, GenerationBackend], policy: RoutingPolicy, *, top_k: int = 5,
                  search_mode: str = "all", max_new_tokens: int = 128, temperature: float = 0.0,
                  detection_timeout_s: float = 5.0, limits: PromptLimits | None = None,
-                 label_stamp: str | None = None) -> None:
+                 label_stamp: str | None = None, max_passages: Mapping[str, int | None] | None = None) -> None:
         self.retriever = retriever
         self.detector = detector
         self.backends = dict(backends)
@@ -108,6 +110,7 @@ class Assistant:
         self.detection_timeout_s = detection_timeout_s
         self.limits = limits or PromptLimits()
         self.label_stamp = label_stamp
+        self.max_passages = {route: n for route, n in (max_passages or {}).items() if n}
         self.router = Router(detector, policy, self._health, timeout_s=detection_timeout_s)
 
     @classmethod
@@ -117,7 +120,8 @@ class Assistant:
         limits = PromptLimits(s.max_history_turns, s.max_history_chars, s.max_prompt_chars)
         return cls(runtime.retriever, runtime.query_detector, runtime.backends, runtime.policy, top_k=s.top_k,
                    search_mode=s.search_mode, max_new_tokens=s.max_new_tokens, temperature=s.temperature,
-                   detection_timeout_s=s.detection_timeout_s, limits=limits, label_stamp=runtime.label_stamp)
+                   detection_timeout_s=s.detection_timeout_s, limits=limits, label_stamp=runtime.label_stamp,
+                   max_passages={"local": s.local_max_passages, "server": s.server_max_passages})
 
     # --- public API ------------------------------------------------------------------------------
     def answer(self, question: str, principal: Principal, *, top_k: int | None = None,
@@ -230,7 +234,7 @@ class Assistant:
     def _trimmed(self, prep: _Prepared, decision: Decision) -> tuple[list[SearchHit], list[dict[str, str]]]:
         """Passages (last first), then the oldest history turns, dropped until the prompt fits the decision's
         budget; a reason is added when even the question alone does not fit (nothing claims a fit that is not)."""
-        used, history = list(prep.hits), list(prep.history)
+        used, history = capped(prep.hits, self.max_passages.get(decision.route)), list(prep.history)
         budget = decision.trim_to_tokens
         if budget is None:
             return used, history
@@ -357,6 +361,11 @@ def server_marked_down(assistant: Assistant) -> Assistant:
     local.backends = {**assistant.backends, "server": _MarkedDown(assistant.backends["server"])}
     local.router = Router(local.detector, local.policy, local._health, timeout_s=local.detection_timeout_s)
     return local
+
+
+def capped(hits: Sequence[SearchHit], limit: int | None) -> list[SearchHit]:
+    """The best-ranked `limit` passages of `hits` (all of them when `limit` is None)."""
+    return list(hits if limit is None else hits[:limit])
 
 
 def check_prompt_size(question: str, history: Sequence[Mapping[str, str]], limits: PromptLimits) -> None:

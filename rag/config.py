@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     llama_ctx: int = 2048
     max_new_tokens: int = 128
     temperature: float = 0.0
+    local_max_passages: int | None = Field(None, ge=1, description="Passages the local model is given at most "
+                                                                    "(models.yaml decoding.max_passages; None: top_k).")
+    server_max_passages: int | None = Field(None, ge=1, description="Passages the server model is given at most "
+                                                                     "(models.yaml decoding.max_passages; None: top_k).")
     local_queue_depth: int = Field(8, ge=0, description="Requests that may wait for the local model while one runs; "
                                                         "more are refused at once (sensitive: 503 + Retry-After).")
     local_queue_wait_s: float = Field(60.0, gt=0, description="Longest wait for the local model before a request is "

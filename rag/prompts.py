@@ -2,15 +2,23 @@
 
 One prompt serves every profile's models (Qwen2.5-Coder 0.5B/1.5B, SmolLM2-135M): each backend
 renders the messages with its model's own chat template (the GGUF's for llama.cpp, the HF
-tokenizer's for vLLM), so nothing here is model-specific markup. The answer budget per model
-(``decoding.max_new_tokens`` in models.yaml) reaches the assistant through the settings.
+tokenizer's for vLLM; for the Qwen 1.5B both render the same text and the same token ids), so
+nothing here is model-specific markup. What differs per model lives in models.yaml ``decoding``
+and reaches the assistant through the settings: the answer budget (``max_new_tokens``) and the
+number of passages the model is given (``max_passages``: the 0.5B gets the 2 best-ranked ones).
 
 The instructions ask for (1) the answer alone, in the passages' words (measured on a SQuAD tuning
 sample: "one or two sentences" answers scored F1 ~0.4 on the server model, phrase answers more),
 (2) the passage number it rests on, like ``[2]``, and (3) exactly "I don't know." when the passages
-do not hold the answer (the Qwen 1.5B rarely does so on SQuAD 2.0's adversarial questions);
-`evals.suites` scores all three (token F1 without the markers, citation accuracy from the markers,
-abstention on unanswerable questions).
+do not hold the answer; `evals.suites` scores all three (token F1 without the markers, citation
+accuracy from the markers, abstention on unanswerable questions).
+
+Measured and rejected (tuning seed 101, never the CI/eval seed 13; README "Answers"): two
+fictional few-shot turns (one answerable, one "I don't know."), instructions after the question,
+a shorter instruction, and a second yes/no self-check call. None made the 0.5B abstain without
+raising false abstention (its self-check says "no" to most answers, right or wrong; the 1.5B's
+says "yes" to all), and none raised F1 beyond noise, so the prompt stays as it is. Neither model
+abstains reliably on SQuAD 2.0's adversarial unanswerable questions.
 """
 from __future__ import annotations
 

@@ -66,6 +66,7 @@ class ModelEntry:
     artifact: str | None = None
     source_artifact: str | None = None
     max_new_tokens: int | None = None
+    max_passages: int | None = None
 
     def info(self) -> dict[str, Any]:
         """The entry as plain JSON-able values (for /v1/models, /readyz and the audit)."""
@@ -146,6 +147,10 @@ class ModelRegistry:
         budgets = [e.max_new_tokens for e in self.entries if e.max_new_tokens]
         if budgets and "max_new_tokens" not in explicit:
             updates["max_new_tokens"] = min(budgets)
+        for entry in self.entries:  # passages per route: decoding.max_passages of the route's model
+            cap = f"{entry.role}_max_passages"
+            if entry.role in ("local", "server") and cap not in explicit:
+                updates[cap] = entry.max_passages
         for entry in self.entries:
             field = _SETTINGS_FIELDS[entry.role]
             if field in explicit:
@@ -222,7 +227,8 @@ def _entry(path: Path, i: int, item: Any) -> ModelEntry:
     decoding = item.get("decoding") or {}
     return ModelEntry(name=str(item["name"]), role=item["role"], version=version, path=resolved, url=item.get("url"),
                       artifact=item.get("artifact"), source_artifact=item.get("source"),
-                      max_new_tokens=int(decoding["max_new_tokens"]) if decoding.get("max_new_tokens") else None)
+                      max_new_tokens=int(decoding["max_new_tokens"]) if decoding.get("max_new_tokens") else None,
+                      max_passages=int(decoding["max_passages"]) if decoding.get("max_passages") else None)
 
 
 def active_profile(settings: Settings) -> str | None:

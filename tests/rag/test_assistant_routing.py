@@ -258,3 +258,26 @@ def test_when_sensitive_prompt_over_local_budget_then_passages_then_old_turns_dr
     assert answer.route == "local" and answer.chunk_ids == [] and len(sent) == 3  # system, "ok", question
     assert any("dropped the 1 oldest history message(s)" in r for r in answer.reasons)
     assert not any("question alone" in r for r in answer.reasons)
+
+
+class ThreeHits(FakeRetriever):
+    def search(self, query, *, groups, k, mode):
+        return [SearchHit(chunk_id=f"c{i}", doc_id=f"d{i}", source=f"{i}.md", title=f"T{i}", text=f"Passage {i}.",
+                          score=1.0 / i, label=self.label, groups=("all",)) for i in (1, 2, 3)]
+
+
+@pytest.mark.parametrize("question, caps, route, passages", [
+    ("How long do returns take?", {"local": 2}, "server", ["c1", "c2", "c3"]),       # the cap is the local model's
+    ("My SSN is 536-90-4399, returns?", {"local": 2}, "local", ["c1", "c2"]),        # best-ranked first
+    ("My SSN is 536-90-4399, returns?", {"local": None, "server": 1}, "local", ["c1", "c2", "c3"]),
+    ("How long do returns take?", {"server": 1}, "server", ["c1"]),
+])
+def test_when_route_model_has_max_passages_then_only_its_best_passages_are_sent(question, caps, route, passages):
+    local, server = FakeBackend("local"), FakeBackend("server")
+    assistant = Assistant(ThreeHits(), FakeDetector(), {"local": local, "server": server}, RoutingPolicy(),
+                          max_passages=caps)
+    answer = assistant.answer(question, READER)
+    sent = (local.calls or server.calls)[0]
+    assert answer.route == route and [c.chunk_id for c in answer.citations] == passages
+    assert [f"[{n}] T{c[1:]}" in "".join(m["content"] for m in sent) for n, c in enumerate(passages, 1)] == [True] * len(passages)
+    assert f"T{len(passages) + 1}:" not in "".join(m["content"] for m in sent)

@@ -152,3 +152,24 @@ def test_when_rag_models_use_then_profile_switches_and_is_audited(tmp_path, monk
     records = AuditLog(tmp_path / "audit.sqlite3").tail(5)
     assert [r["action"] for r in records] == ["models.use", "models.use"]
     assert records[-1]["reasons"] == ["profile tiny -> default"] and records[-1]["user"] == "ops"
+
+
+# --- decoding per model -------------------------------------------------------------------------------
+@pytest.mark.parametrize(("decoding", "explicit", "expected"), [
+    ("{max_new_tokens: 64, max_passages: 2}", {}, (2, None)),
+    ("{max_new_tokens: 64}", {}, (None, None)),
+    ("{max_passages: 2}", {"local_max_passages": 4}, (4, None)),  # an explicit setting wins
+])
+def test_when_local_entry_has_max_passages_then_only_the_local_route_is_capped(tmp_path, model_file, decoding,
+                                                                               explicit, expected):
+    path = _write_registry(tmp_path, model_file)
+    path.write_text(path.read_text().replace('    version: "7"\n', f'    version: "7"\n    decoding: {decoding}\n'))
+    settings = ModelRegistry.load(path).apply_to(Settings(home=tmp_path, **explicit))
+    assert (settings.local_max_passages, settings.server_max_passages) == expected
+
+
+def test_when_profile_switches_then_passage_caps_follow_it(tmp_path):
+    default = ModelRegistry.load(REAL, "default").apply_to(Settings(home=tmp_path))
+    tiny = ModelRegistry.load(REAL, "tiny").apply_to(default)
+    assert default.local_max_passages is not None and default.server_max_passages is None
+    assert (tiny.local_max_passages, tiny.server_max_passages) == (None, None)
