@@ -10,6 +10,7 @@ from evals.datasets import load_routing
 from evals.suites import kind_of
 sets = {"dev": ["data/routing/prompts.jsonl", "data/routing/generated.jsonl"],
         "tuning/prompts": ["data/routing/tuning/prompts.jsonl"],
+        "tuning/prompts_b": ["data/routing/tuning/prompts_b.jsonl"],
         "tuning/presidio": ["data/routing/tuning/generated_presidio.jsonl"]}
 only = sys.argv[2:] 
 rt = Runtime(Settings())
