@@ -36,6 +36,7 @@ ROUTING_SETS = {
     # name -> files under the data folder; the first set's figures are the suite's top-level metrics
     "dev": ("routing/prompts.jsonl", "routing/generated.jsonl"),
     "tuning": ("routing/tuning/prompts.jsonl",),
+    "tuning_b": ("routing/tuning/prompts_b.jsonl",),  # a second author's set, written blind to the detectors
     "tuning_generated": ("routing/tuning/generated_presidio.jsonl",),
     "heldout": ("heldout/prompts.jsonl",),
     "heldout_generated": ("heldout/generated_presidio.jsonl",),

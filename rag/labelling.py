@@ -45,13 +45,13 @@ class ChunkLabeler:
         self.detector = detector
 
     def __call__(self, texts: list[str]) -> list[ChunkLabel]:
-        return [_label(d) for d in self.detector.classify_many(texts)]
+        return [_label(d) for d in self.detector.classify_many(texts, passages=True)]
 
     def label_parsed(self, texts: list[str]) -> tuple[list[ChunkLabel], list[object]]:
         classify_parsed = getattr(self.detector, "classify_parsed", None)
         if classify_parsed is None:
             return self(texts), [None] * len(texts)
-        detections, docs = classify_parsed(texts)
+        detections, docs = classify_parsed(texts, passages=True)
         return [_label(d) for d in detections], list(docs)
 
 

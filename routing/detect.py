@@ -39,6 +39,7 @@ from routing.detection_config import (
 )
 from routing.errors import DetectionError
 from routing.findings import Detection, Finding
+from routing.first_names import first_names
 from routing.levels import Level
 from routing.normalize import Normalized, normalize
 from routing.personal_matters import Embed, PersonalMatterModel, score_texts
@@ -50,7 +51,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 logger = logging.getLogger(__name__)
 
-CODE_VERSION = "detect-2"  # bump when code changes what is detected (part of `PresidioDetector.version`)
+CODE_VERSION = "detect-3"  # bump when code changes what is detected (part of `PresidioDetector.version`)
 PERSONAL_MATTER = "PERSONAL_MATTER"
 NER_RECOGNIZERS = frozenset({"SpacyRecognizer", "NameCandidateRecognizer"})
 _NER_MAPPING = {"PERSON": "PERSON", "PER": "PERSON", "NORP": "NRP", "GPE": "LOCATION", "LOC": "LOCATION",
@@ -167,20 +168,24 @@ class PresidioDetector:
         """
         return list(self.classify(text, timeout_s=timeout_s).findings)
 
-    def classify(self, text: str, timeout_s: float | None = None) -> Detection:
+    def classify(self, text: str, timeout_s: float | None = None, passages: bool = False) -> Detection:
         """The level of `text` and the findings behind it.
 
         Raises:
             DetectionError: analysis failed or took longer than `timeout_s` (treat as sensitive).
         """
-        return self.classify_many([text], timeout_s=timeout_s)[0]
+        return self.classify_many([text], timeout_s=timeout_s, passages=passages)[0]
 
-    def classify_many(self, texts: Sequence[str], timeout_s: float | None = None) -> list[Detection]:
+    def classify_many(self, texts: Sequence[str], timeout_s: float | None = None,
+                      passages: bool = False) -> list[Detection]:
         """Classify many texts in one spaCy `pipe` pass (ingest: hundreds of chunks).
 
         Args:
             texts: the texts; the result has one `Detection` per text, in order.
             timeout_s: time budget for the whole batch (default: the constructor's `timeout_s`).
+            passages: the texts are document passages ("title: text"), not what a user wrote: the
+                personal-matter classifier alone does not make them sensitive, and only the escalation
+                rules that apply to passages run (see `PersonalMatterSettings`, `EscalationRule`).
 
         Raises:
             DetectionError: analysis failed or timed out; no partial result is returned.
@@ -192,8 +197,8 @@ class PresidioDetector:
         budget = self.timeout_s if timeout_s is None else timeout_s
         try:
             if budget is None:
-                return self._classify_batch(texts)
-            future = self._worker().submit(self._classify_batch, texts)
+                return self._classify_batch(texts, passages)
+            future = self._worker().submit(self._classify_batch, texts, passages)
             try:
                 return future.result(timeout=budget)
             except FutureTimeout:
@@ -206,14 +211,15 @@ class PresidioDetector:
             logger.exception("sensitivity detection failed for %d text(s)", len(texts))
             raise DetectionError(f"sensitivity detection failed ({type(exc).__name__}); treated as sensitive") from exc
 
-    def classify_parsed(self, texts: Sequence[str]) -> tuple[list[Detection], list["Doc"]]:
+    def classify_parsed(self, texts: Sequence[str], passages: bool = True) -> tuple[list[Detection], list["Doc"]]:
         """Like `classify_many` (no time budget: ingest), plus each text's spaCy `Doc`, parsed once.
 
         Each text is parsed once with `nlp.pipe` (through Presidio's `process_batch`); that parse feeds
         Presidio (its `NlpArtifacts`) and is returned for other consumers (the knowledge graph). Every
         returned Doc is of exactly its text (`doc.text == text`). A text that Presidio sees in another
         form (spelled-out digits rewritten, ALL-CAPS runs title-cased: see `normalize`, `caps_to_title`)
-        is parsed a second time in that form for Presidio, so the detections equal `classify_many`'s.
+        is parsed a second time in that form for Presidio, so the detections equal `classify_many`'s
+        (with the same `passages`; default True: ingest labels document passages).
 
         Raises:
             DetectionError: analysis failed; no partial result is returned.
@@ -223,14 +229,14 @@ class PresidioDetector:
             return [], []
         self.warm_up()
         try:
-            return self._classify_parsed(texts)
+            return self._classify_parsed(texts, passages)
         except Exception as exc:
             logger.exception("sensitivity detection failed for %d text(s)", len(texts))
             raise DetectionError(f"sensitivity detection failed ({type(exc).__name__}); treated as sensitive") from exc
 
     def label_texts(self, texts: Sequence[str]) -> list[Level]:
         """Stored labels for chunks: the level of each text (used by the ingestor)."""
-        return [d.level for d in self.classify_many(texts)]
+        return [d.level for d in self.classify_many(texts, passages=True)]
 
     # --- internals -------------------------------------------------------------------------------
     def _worker(self) -> ThreadPoolExecutor:
@@ -247,15 +253,16 @@ class PresidioDetector:
             return None
         return PersonalMatterModel.load(self.matter_model_path)
 
-    def _classify_batch(self, texts: list[str]) -> list[Detection]:
+    def _classify_batch(self, texts: list[str], passages: bool = False) -> list[Detection]:
         norms = [normalize(t) for t in texts]
         prepared = [caps_to_title(n.text, self._caps_stop_words) for n in norms]
         batch = self._engine.nlp_engine.process_batch(prepared, self.language, batch_size=self.batch_size)
-        matters = self._matter_findings([n.text for n in norms])
-        return [Detection.from_findings(_to_original(self._analyze(norm.text, artifacts, extra), norm))
+        matters = self._matter_findings([n.text for n in norms], passages)
+        kind = "passage" if passages else "query"
+        return [Detection.from_findings(_to_original(self._analyze(norm.text, artifacts, extra, kind), norm))
                 for norm, (_, artifacts), extra in zip(norms, batch, matters, strict=True)]
 
-    def _classify_parsed(self, texts: list[str]) -> tuple[list[Detection], list[Any]]:
+    def _classify_parsed(self, texts: list[str], passages: bool) -> tuple[list[Detection], list[Any]]:
         norms = [normalize(t) for t in texts]
         prepared = [caps_to_title(n.text, self._caps_stop_words) for n in norms]
         artifacts = [a for _, a in self._engine.nlp_engine.process_batch(texts, self.language,
@@ -266,12 +273,13 @@ class PresidioDetector:
                                                          batch_size=self.batch_size)
         for i, (_, artifact) in zip(other, reparsed, strict=True):
             artifacts[i] = artifact
-        matters = self._matter_findings([n.text for n in norms])
-        detections = [Detection.from_findings(_to_original(self._analyze(norm.text, artifact, extra), norm))
+        matters = self._matter_findings([n.text for n in norms], passages)
+        kind = "passage" if passages else "query"
+        detections = [Detection.from_findings(_to_original(self._analyze(norm.text, artifact, extra, kind), norm))
                       for norm, artifact, extra in zip(norms, artifacts, matters, strict=True)]
         return detections, docs
 
-    def _matter_findings(self, texts: list[str]) -> list[list[Finding]]:
+    def _matter_findings(self, texts: list[str], passages: bool = False) -> list[list[Finding]]:
         model, settings = self._matter_model, self.config.personal_matters
         if model is None or self.embed is None:
             return [[] for _ in texts]
@@ -281,13 +289,16 @@ class PresidioDetector:
             if best is None or round(best.score, 3) < weak:
                 out.append([])
                 continue
-            level = settings.level if round(best.score, 3) >= model.threshold else settings.weak_level
+            if passages:
+                level = settings.passage_level
+            else:
+                level = settings.level if round(best.score, 3) >= model.threshold else settings.weak_level
             # rounded: batched and single embeddings differ in the last float digits
             out.append([Finding(PERSONAL_MATTER, best.start, best.end, round(best.score, 3), level,
                                 "PersonalMatterClassifier", topic=best.topic)])
         return out
 
-    def _analyze(self, text: str, artifacts: Any, extra: Sequence[Finding] = ()) -> list[Finding]:
+    def _analyze(self, text: str, artifacts: Any, extra: Sequence[Finding] = (), kind: str = "query") -> list[Finding]:
         cfg = self.config
         results = self._engine.analyze(text=text, language=self.language, entities=cfg.entities,
                                        nlp_artifacts=artifacts, allow_list=cfg.allow_list or None)
@@ -298,7 +309,7 @@ class PresidioDetector:
             recognizer = (r.recognition_metadata or {}).get("recognizer_name", "")
             findings.append(Finding(r.entity_type, r.start, r.end, float(r.score), cfg.levels[r.entity_type], recognizer))
         findings = _resolve_overlaps(findings) + list(extra)
-        findings = escalate(demote(findings, cfg.demotions), cfg.escalations)
+        findings = escalate(demote(findings, cfg.demotions), cfg.escalations, kind)
         return sorted((f for f in findings if f.level > Level.PUBLIC), key=lambda f: (f.start, f.end, f.entity_type))
 
     def _plausible(self, text: str, entity: str, start: int, end: int, artifacts: Any = None) -> bool:
@@ -404,6 +415,33 @@ def _lone_non_noun(artifacts: Any, start: int, end: int) -> bool:
     return bool(token.is_sent_start and following is not None and following.pos_ in {"NUM", "DET"})
 
 
+_NOT_NAME_POS = frozenset({"VERB", "AUX", "ADP", "DET", "PRON", "CCONJ", "SCONJ", "PART", "NUM", "PUNCT", "SYM",
+                           "INTJ", "ADV"})
+_NOT_NAME_NER = frozenset({"DATE", "TIME", "MONEY", "PERCENT", "CARDINAL", "ORDINAL", "QUANTITY", "LAW", "LANGUAGE"})
+
+
+def _first_name_tokens(doc: Any, rules: Any) -> list[Any]:
+    """Tokens of `doc` that are first names (routing/first_names.py) in a position a name can take.
+
+    Capitalised inside a sentence, the looser frequency limit applies ("Carlos", "Grace"); in lower
+    case, at a sentence start or tagged as a place, the strict one ("Kenji" but not "London"), and
+    not after a determiner, adjective or number ("the one-year cliff", "a ruby")."""
+    if not rules.first_names:
+        return []
+    strict, loose = first_names(rules.max_zipf_lowercase), first_names(rules.max_zipf_capitalised)
+
+    def is_name(t: Any) -> bool:
+        if t.is_title and not t.is_sent_start and t.ent_type_ not in {"GPE", "LOC", "FAC"}:
+            return t.lower_ in loose
+        before = doc[t.i - 1] if t.i > 0 else None
+        return t.lower_ in strict and (before is None or before.pos_ not in {"DET", "ADJ", "NUM"})
+
+    # the small model often calls a lone first name a place or an organisation ("against Kenji" -> GPE):
+    # only number-like and temporal labels rule a first name out
+    return [t for t in doc if t.pos_ not in _NOT_NAME_POS and t.ent_type_ not in _NOT_NAME_NER
+            and t.text.isalpha() and is_name(t)]
+
+
 def _name_candidate_recognizer(config: DetectionConfig, language: str) -> Any:
     """Presidio recognizer for NAME_CANDIDATE: runs of capitalised PROPN tokens in the spaCy doc."""
     from presidio_analyzer import EntityRecognizer, RecognizerResult
@@ -428,6 +466,10 @@ def _name_candidate_recognizer(config: DetectionConfig, language: str) -> Any:
                     if looks_like_name(text[start:end], person) and keep_person(text, start, end, person):
                         results.append(RecognizerResult("NAME_CANDIDATE", start, end, rules.score))
                 run = []
+            taken = {r.start for r in results}
+            for token in _first_name_tokens(nlp_artifacts.tokens, rules):
+                if token.idx not in taken and looks_like_name(token.text, person):
+                    results.append(RecognizerResult("NAME_CANDIDATE", token.idx, token.idx + len(token.text), rules.score))
             return results
 
     return NameCandidateRecognizer(supported_entities=["NAME_CANDIDATE"], name="NameCandidateRecognizer",

@@ -49,11 +49,11 @@ def _serve(conn: Connection, factory: DetectorFactory) -> None:  # pragma: no co
     conn.send(("ready", None))
     while True:
         try:
-            texts = conn.recv()
+            texts, passages = conn.recv()
         except (EOFError, OSError):
             return
         try:
-            conn.send(("ok", detector.classify_many(texts)))
+            conn.send(("ok", detector.classify_many(texts, passages=passages)))
         except Exception as exc:  # noqa: BLE001
             conn.send(("error", f"{type(exc).__name__}: {exc}"))
 
@@ -123,7 +123,8 @@ class DetectionPool:
                     raise DetectionError(f"detection workers not ready after {self.start_timeout_s:.0f}s")
                 self._cond.wait(0.05)
 
-    def classify_many(self, texts: Sequence[str], timeout_s: float | None = None) -> list[Detection]:
+    def classify_many(self, texts: Sequence[str], timeout_s: float | None = None,
+                      passages: bool = False) -> list[Detection]:
         """Classify `texts` in a worker; see `PresidioDetector.classify_many`.
 
         Raises:
@@ -137,7 +138,7 @@ class DetectionPool:
         worker = self._acquire()
         healthy = False
         try:
-            worker.conn.send(texts)
+            worker.conn.send((texts, passages))
             if not worker.conn.poll(budget):
                 raise DetectionError(f"sensitivity detection exceeded {budget:.1f}s for {len(texts)} text(s); "
                                      "treated as sensitive (the worker was stopped and replaced)")

@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -78,6 +79,9 @@ class EscalationRule(BaseModel):
     when: list[list[str]] = Field(min_length=1)
     raise_to: Level
     max_gap: int | None = Field(120, ge=0, description="Max characters between findings of consecutive groups; null: anywhere.")
+    applies_to: list[Literal["query", "passage"]] = Field(
+        default_factory=lambda: ["query", "passage"],
+        description="What the rule reads: what the user wrote (query), a document passage (passage), or both.")
 
     @field_validator("raise_to", mode="before")
     @classmethod
@@ -113,6 +117,11 @@ class NameCandidates(BaseModel):
     min_tokens: int = 2
     max_tokens: int = 4
     single_token: bool = True  # also one capitalised PROPN that does not start a sentence ("for Gustavo,")
+    # one token that is a first name (routing/first_names.py), in any case, unless it is also a word
+    # this frequent (wordfreq Zipf): "my report steven", "complaints against Kenji"
+    first_names: bool = True
+    max_zipf_lowercase: float = Field(4.3, ge=0.0, le=8.0)
+    max_zipf_capitalised: float = Field(5.5, ge=0.0, le=8.0)
     ignore_ner_labels: list[str] = Field(default_factory=lambda: ["GPE", "LOC", "FAC", "DATE", "TIME", "MONEY",
                                                                   "NORP", "PERCENT", "CARDINAL", "ORDINAL",
                                                                   "LANGUAGE", "EVENT", "LAW", "PRODUCT"])
@@ -135,9 +144,12 @@ class PredefinedSpec(BaseModel):
 
 class PersonalMatterSettings(BaseModel):
     """The personal-matter classifier (routing/personal_matters.py): where its model is and the
-    levels its findings get. A finding at or above the model's threshold gets `level`; one between
-    the model's weak threshold and its threshold gets `weak_level` and counts only in escalation
-    rules (next to a name, a pronoun or a group of people). `weak_threshold` overrides the model's."""
+    levels its findings get. In what the user wrote, a finding at or above the model's threshold gets
+    `level`; one between the model's weak threshold and its threshold gets `weak_level` and counts only
+    in escalation rules (next to a name, a pronoun or a group of people). In a document passage every
+    finding gets `passage_level`: a handbook page is about leave, pay and discipline without being
+    about anyone, so there only the escalation rules for passages (next to a name) raise it.
+    `weak_threshold` overrides the model's."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -146,8 +158,9 @@ class PersonalMatterSettings(BaseModel):
     level: Level = Level.CONFIDENTIAL
     weak_threshold: float | None = Field(None, ge=0.0, le=1.0)
     weak_level: Level = Level.PUBLIC
+    passage_level: Level = Level.PUBLIC
 
-    @field_validator("level", "weak_level", mode="before")
+    @field_validator("level", "weak_level", "passage_level", mode="before")
     @classmethod
     def _parse_level(cls, value: object) -> Level:
         return Level.parse(value)  # type: ignore[arg-type]
@@ -244,15 +257,16 @@ def is_role_email(text: str, start: int, end: int, role_local_parts: Iterable[st
     return local in {p.lower() for p in role_local_parts}
 
 
-def escalate(findings: Sequence[Finding], rules: Sequence[EscalationRule]) -> list[Finding]:
-    """Apply every escalation rule; return the findings with raised levels (and the rule's name).
+def escalate(findings: Sequence[Finding], rules: Sequence[EscalationRule], kind: str = "query") -> list[Finding]:
+    """Apply every escalation rule for `kind` ("query" or "passage"); return the findings with raised
+    levels (and the rule's name).
 
     Findings that already carry a rule (lowered by `demote`) keep their level."""
     raised: dict[int, tuple[Level, str]] = {}
-    for rule in rules:
-        for i in _rule_matches(findings, rule):
-            if findings[i].rule:  # lowered by a demotion (a public hotline): not raised again
-                continue
+    for rule in (r for r in rules if kind in r.applies_to):
+        # a finding lowered by a demotion (a public hotline, an office address) is neither raised again
+        # nor evidence that raises another ("Berlin" next to the Berlin office's address)
+        for i in _rule_matches(findings, rule, skip_demoted=True):
             if rule.raise_to > raised.get(i, (findings[i].level, ""))[0]:
                 raised[i] = (rule.raise_to, rule.name)
     return [replace(f, level=raised[i][0], rule=raised[i][1]) if i in raised else f for i, f in enumerate(findings)]
@@ -270,8 +284,9 @@ def demote(findings: Sequence[Finding], rules: Sequence[EscalationRule]) -> list
     return [replace(f, level=lowered[i][0], rule=lowered[i][1]) if i in lowered else f for i, f in enumerate(findings)]
 
 
-def _rule_matches(findings: Sequence[Finding], rule: EscalationRule) -> set[int]:
-    groups = [[i for i, f in enumerate(findings) if f.entity_type in group] for group in rule.when]
+def _rule_matches(findings: Sequence[Finding], rule: EscalationRule, skip_demoted: bool = False) -> set[int]:
+    groups = [[i for i, f in enumerate(findings) if f.entity_type in group and not (skip_demoted and f.rule)]
+              for group in rule.when]
     matched: set[int] = set()
     for anchor in groups[0]:
         near = [[j for j in group if _gap(findings[anchor], findings[j]) <= _limit(rule)] for group in groups[1:]]

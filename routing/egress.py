@@ -2,7 +2,7 @@
 
 `EgressGuard` wraps the server backend. Its `generate` and `stream` first classify the exact
 message contents they will send (system prompt with every title and passage, history, question; the
-system prompt passage by passage, as ingest labelled them);
+system prompt passage by passage, as ingest labelled them, in passage mode; see `split_payload`);
 a finding at or above the policy's sensitive level, or a failed or timed-out scan, raises
 `EgressBlocked` and nothing is sent. The caller (`rag.assistant.Assistant`) then asks the router
 again with the server barred and the guard's findings as evidence: local, or a refusal.
@@ -31,6 +31,24 @@ def segments(text: str) -> list[str]:
     without its "[n] " marker; trailing whitespace stripped."""
     parts = _PASSAGE.split(text)
     return [p.rstrip() for p in parts if p.strip()] or [text]
+
+
+def split_payload(messages: Sequence[Message]) -> tuple[list[str], list[str]]:
+    """The payload's texts in two lists: what is analysed as written by a user (every history turn, the
+    question, the system instructions) and the retrieved passages (the numbered parts of the system
+    message, analysed as ingest labelled them). Only the system message, which the assistant builds,
+    holds passages: a user who types "[1] ..." in a question is still analysed as a user."""
+    asked: list[str] = []
+    passages: list[str] = []
+    for message in messages:
+        content = str(message.get("content", ""))
+        if message.get("role") == "system":
+            head, *rest = segments(content)
+            asked.append(head)
+            passages.extend(rest)
+        elif content.strip():
+            asked.append(content)
+    return asked, passages
 
 
 class EgressBlocked(RoutingError):
@@ -103,9 +121,11 @@ class EgressGuard:
     def scan(self, messages: Sequence[Message]) -> None:
         """Raise `EgressBlocked` unless every message content is below the sensitive level."""
         self.scans += 1
-        texts = [part for m in messages for part in segments(str(m.get("content", "")))]
+        asked, passages = split_payload(messages)
         try:
-            detections = self.detector.classify_many(texts, timeout_s=self.timeout_s)
+            detections = self.detector.classify_many(asked, timeout_s=self.timeout_s)
+            if passages:
+                detections += self.detector.classify_many(passages, timeout_s=self.timeout_s, passages=True)
         except DetectionError as exc:
             raise EgressBlocked(f"egress scan of the server-bound payload failed ({exc}): server barred", None) from exc
         blocking = tuple(f for d in detections for f in d.findings if f.level >= self.sensitive_level)
@@ -123,4 +143,4 @@ def guarded(backend: GenerationBackend, detector: Classifier, sensitive_level: L
     return EgressGuard(backend, detector, sensitive_level, timeout_s)
 
 
-__all__ = ["EgressGuard", "EgressBlocked", "guarded", "segments"]
+__all__ = ["EgressGuard", "EgressBlocked", "guarded", "segments", "split_payload"]

@@ -28,7 +28,8 @@ HealthProbe = Callable[[], Mapping[str, bool]]
 class Classifier(Protocol):
     """What the router needs of a detector (`PresidioDetector` or `DetectionPool`)."""
 
-    def classify_many(self, texts: Sequence[str], timeout_s: float | None = None) -> list[Detection]: ...
+    def classify_many(self, texts: Sequence[str], timeout_s: float | None = None,
+                      passages: bool = False) -> list[Detection]: ...
 
 
 @dataclass(frozen=True)
@@ -122,19 +123,21 @@ class Router:
         return Routed(decision, evidence, tokens)
 
     def evidence(self, request: RouteRequest) -> Evidence:
-        """Analyse the user's texts and every stale passage in one detector call; stored findings for the rest."""
-        stale = [item for item in request.context if item.findings is None]
-        texts = [*request.user_texts, *(item.text for item in stale)]
+        """Analyse the user's texts, and every stale passage as a passage; stored findings for the rest."""
+        stale = [item.text for item in request.context if item.findings is None]
         labels = {item.chunk_id: item.label for item in request.context}
         try:
-            detections = self.detector.classify_many(texts, timeout_s=self.timeout_s) if texts else []
+            asked = self._classify(request.user_texts, passages=False)
+            passages = self._classify(stale, passages=True)
         except DetectionError:
             return Evidence(None, None, labels, len(stale))  # fail closed: decide() treats both as sensitive
-        n = len(request.user_texts)
-        query = tuple(f for d in detections[:n] for f in d.findings)
-        context = [f for d in detections[n:] for f in d.findings]
+        query = tuple(f for d in asked for f in d.findings)
+        context = [f for d in passages for f in d.findings]
         context += [f for item in request.context if item.findings is not None for f in item.findings]
         return Evidence(query, tuple(context), labels, len(stale))
+
+    def _classify(self, texts: Sequence[str], passages: bool) -> list[Detection]:
+        return self.detector.classify_many(texts, timeout_s=self.timeout_s, passages=passages) if texts else []
 
 
 def count_tokens(messages: Sequence[Message]) -> int:

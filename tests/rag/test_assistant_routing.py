@@ -34,7 +34,7 @@ class FakeDetector:
     def __init__(self, fail: bool = False) -> None:
         self.fail = fail
 
-    def classify_many(self, texts, timeout_s=None):
+    def classify_many(self, texts, timeout_s=None, passages=False):
         if self.fail:
             raise DetectionError("detector crashed")
         return [Detection.from_findings([Finding("US_SSN", 0, 3, 0.9, Level.RESTRICTED)] if "SSN" in t else [])
@@ -164,7 +164,7 @@ class ScanFailsDetector(FakeDetector):
         super().__init__()
         self.calls = 0
 
-    def classify_many(self, texts, timeout_s=None):
+    def classify_many(self, texts, timeout_s=None, passages=False):
         self.calls += 1
         if self.calls > 1:
             raise DetectionError("egress scan timed out")
@@ -184,7 +184,7 @@ def test_when_label_is_fresh_then_passage_is_not_analysed_again():
     seen = []
 
     class Recording(FakeDetector):
-        def classify_many(self, texts, timeout_s=None):
+        def classify_many(self, texts, timeout_s=None, passages=False):
             seen.append(list(texts))
             return super().classify_many(texts, timeout_s)
 
@@ -192,7 +192,8 @@ def test_when_label_is_fresh_then_passage_is_not_analysed_again():
     _stamped(local, server, StampedRetriever("Returns", "Within 30 days."), Recording()).answer("Returns?", READER)
 
     assert seen[0] == ["Returns?"]  # routing analysed only what the user wrote
-    assert len(seen) == 2 and any("Within 30 days." in t for t in seen[1])  # then the egress scan of the payload
+    # then the egress scan of the payload: what the user wrote and the instructions, then the passages
+    assert len(seen) == 3 and "Returns?" in seen[1] and any("Within 30 days." in t for t in seen[2])
 
 
 def test_when_label_is_stale_then_passage_is_analysed_at_query_time():

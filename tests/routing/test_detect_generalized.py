@@ -37,6 +37,7 @@ IDENTIFIERS = [
     ("patient MRN 88120394 was discharged", {"RECORD_NUMBER"}),
     ("routing 122105155 for the deposit", {"ABA_ROUTING_NUMBER", "FINANCIAL_ACCOUNT"}),
     ("my visa card 4929 1832 0047 5513 got declined", {"CREDIT_CARD", "FINANCIAL_ACCOUNT"}),  # fails Luhn
+    ("his ni no. is tw 61 40 27 b, lower case", {"UK_NINO", "NATIONAL_ID"}),
 ]
 
 
@@ -92,12 +93,45 @@ def test_when_contact_detail_in_other_formats_then_confidential(detector, text, 
         ("Authorization: Bearer <token>", False),
         ("export SECRET_KEY=${SECRET_KEY}", False),
         ("How long must a password be?", False),
+        ("admin pw on the staging db: Walrus-Tide-5521", True),                 # a short word, a qualifier
+        ("the passphrase for my key is 'amber lantern river 19'", True),        # quoted, with spaces
+        ("my authenticator code is 604 218, it keeps expiring", True),         # a one-time code
+        ("curl -H 'Authorization: Bearer 1c9e4b7a-58d2-4f03-a6b1-0e7d3c92f5aa' https://api.example.com", True),
+        ("How often should one-time codes expire?", False),
     ],
 )
 def test_when_secret_or_placeholder_then_only_the_secret_is_restricted(detector, text, sensitive):
     detection = detector.classify(text)
 
     assert (detection.level == R) == sensitive, detection
+
+
+@pytest.mark.parametrize(
+    "passage, sensitive",
+    [
+        ("Travel policy: Claims must be submitted within 30 days of returning from the trip; late claims "
+         "need approval from your manager.", False),                             # a policy page
+        ("Code of conduct: Acme prohibits retaliation against anyone who raises a concern or cooperates "
+         "with an investigation.", False),
+        ("Escalations: Marisol Quenby was signed off for three weeks after her surgery; cover the "
+         "rota until she is back.", True),                                       # a named person's matter
+    ],
+)
+def test_when_document_passage_then_personal_matter_needs_a_named_person(detector, passage, sensitive):
+    detection = detector.classify(passage, passages=True)
+
+    assert (detection.level >= C) == sensitive, detection
+
+
+@pytest.mark.parametrize("text", [
+    "shipping to my flat: 7-2-118, Begumpet, Hyderabad 500016",
+    "Send the badge to Rei Aoki, 〒150-0002 Tokyo, Shibuya-ku 2-21-1",
+    "home address for the courier: B-14 Sector 62 Noida 201309",
+])
+def test_when_address_with_house_number_and_postcode_then_confidential(detector, text):
+    detection = detector.classify(text)
+
+    assert detection.level >= C and "STREET_ADDRESS" in {f.entity_type for f in detection.findings}, detection
 
 
 @pytest.mark.parametrize(
@@ -110,6 +144,8 @@ def test_when_secret_or_placeholder_then_only_the_secret_is_restricted(detector,
         ("How many sick days do we get per year?", False),                        # policy on the topic
         ("What is the process for reporting harassment?", False),
         ("Ask Cordelia to send the slides for the demo.", False),                 # named person, work matter
+        ("our intern mateus got arrested over the weekend, do we have to tell the client?", True),  # lower case
+        ("will the grace period for expense claims change in may?", False),       # name-like common words
     ],
 )
 def test_when_personal_matter_then_confidential_unless_general_policy(detector, text, sensitive):

@@ -45,6 +45,20 @@ def test_when_groups_near_then_escalated(findings, raised):
     assert all(x.rule == "person_salary" for x in out if x.entity_type in raised)
 
 
+@pytest.mark.parametrize("kind, applies_to, escalated", [
+    ("query", ["query"], True),
+    ("passage", ["query"], False),           # a rule for what users write does not read documents
+    ("passage", ["passage"], True),
+    ("query", ["query", "passage"], True),   # the default: both
+])
+def test_when_rule_applies_to_other_kind_of_text_then_not_escalated(kind, applies_to, escalated):
+    rule = EscalationRule(name="person_salary", when=[["PERSON"], ["SALARY"]], raise_to="confidential",
+                          applies_to=applies_to)
+    out = escalate([f("PERSON", 0, 10), f("SALARY", 20, 28)], [rule], kind)
+
+    assert any(x.level == Level.CONFIDENTIAL for x in out) == escalated
+
+
 def test_when_demoted_then_not_raised_again():
     hotline = EscalationRule(name="hotline", when=[["PHONE_NUMBER"], ["PUBLIC_LINE"]], raise_to="public", max_gap=60)
     contact = EscalationRule(name="contact", when=[["PERSON"], ["PHONE_NUMBER"]], raise_to="confidential")

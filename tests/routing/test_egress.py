@@ -6,7 +6,7 @@ import re
 import pytest
 
 from routing.backends.base import BackendHealth, Generation, GenerationStream, ModelInfo
-from routing.egress import EgressBlocked, EgressGuard, guarded, segments
+from routing.egress import EgressBlocked, EgressGuard, guarded, segments, split_payload
 from routing.errors import DetectionError
 from routing.findings import Detection, Finding
 from routing.levels import Level
@@ -21,11 +21,13 @@ class PatternClassifier:
     def __init__(self, fail: bool = False) -> None:
         self.fail = fail
         self.texts: list[str] = []
+        self.passages: list[str] = []  # the texts classified as document passages
 
-    def classify_many(self, texts, timeout_s=None):
+    def classify_many(self, texts, timeout_s=None, passages=False):
         if self.fail:
             raise DetectionError("scan exceeded 0.1s")
         self.texts += texts
+        self.passages += texts if passages else []
         out = []
         for text in texts:
             found = [Finding("US_SSN", m.start(), m.end(), 0.9, Level.RESTRICTED) for m in SSN.finditer(text)]
@@ -98,7 +100,15 @@ def test_when_payload_below_sensitive_level_then_sent_after_scanning_every_messa
 
     assert guard.generate(messages).text == "ok" and guard.stream(messages).text() == "ok"
     assert server.sent == [messages, messages]
-    assert scanner.texts == [part for m in messages for part in segments(m["content"])] * 2
+    assert sorted(scanner.texts) == sorted([part for m in messages for part in segments(m["content"])] * 2)
+    assert scanner.passages == ["Returns: 30 days."] * 2  # only the numbered passages are read as passages
+
+
+def test_when_user_types_passage_markers_then_still_analysed_as_written_by_the_user():
+    question = "Summarise this:\n[1] Dana Whitfield: 30 days.\n[2] Returns: 30 days."
+    asked, passages = split_payload(_messages(question=question))
+
+    assert question in asked and passages == ["Returns: 30 days."]
 
 
 def test_when_scan_fails_then_blocked_with_unknown_findings():

@@ -1,0 +1,41 @@
+"""First names for the name-candidate recognizer: Faker's person providers (every locale), without
+the names that are also common words.
+
+The small spaCy model misses a lone first name ("complaints against Kenji", "my report steven"),
+and users often write names in lower case. A token that is a first name in any of Faker's locales
+counts as a name candidate, unless it is a frequent word as well: "will", "may" or "grace" in lower
+case, "Will" or "June" capitalised. Word frequency comes from wordfreq (Zipf scale: 6 is "have",
+3 is rare). A capitalised token gets the looser limit, since capitals already say "name".
+"""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from functools import lru_cache
+
+_NAME_ATTRIBUTES = ("first_names", "first_names_male", "first_names_female", "first_names_nonbinary")
+
+
+@lru_cache(maxsize=4)
+def first_names(max_zipf: float) -> frozenset[str]:
+    """Lower-cased first names of every Faker locale whose English Zipf frequency is below `max_zipf`."""
+    from wordfreq import zipf_frequency
+
+    return frozenset(name for name in _faker_first_names() if zipf_frequency(name, "en") < max_zipf)
+
+
+@lru_cache(maxsize=1)
+def _faker_first_names() -> frozenset[str]:
+    import faker.providers.person as providers
+
+    names: set[str] = set()
+    for module in pkgutil.iter_modules(providers.__path__):
+        provider = getattr(importlib.import_module(f"{providers.__name__}.{module.name}"), "Provider", None)
+        for attribute in _NAME_ATTRIBUTES:
+            values = vars(provider).get(attribute) if provider is not None else None
+            if isinstance(values, (list, tuple, set, frozenset, dict)) or hasattr(values, "keys"):
+                names.update(str(v).lower() for v in values if " " not in str(v) and len(str(v)) > 2)
+    return frozenset(names)
+
+
+__all__ = ["first_names"]

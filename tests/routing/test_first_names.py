@@ -1,0 +1,24 @@
+"""First names for name candidates: Faker's locales, minus common words (real faker and wordfreq)."""
+from __future__ import annotations
+
+import pytest
+
+from routing.first_names import first_names
+
+
+@pytest.mark.parametrize("word, limit, expected", [
+    ("kenji", 4.3, True),      # a first name and a rare word
+    ("priya", 4.3, True),
+    ("will", 4.3, False),      # a first name, but a very common word
+    ("grace", 4.3, False),     # common in lower case ...
+    ("grace", 5.5, True),      # ... a name when capitalised mid-sentence (the looser limit)
+    ("june", 5.5, True),
+    ("may", 5.5, False),       # too common even capitalised
+    ("payroll", 5.5, False),   # not a first name at all
+])
+def test_when_word_checked_then_first_name_unless_common_word(word, limit, expected):
+    assert (word in first_names(limit)) == expected
+
+
+def test_when_limit_raised_then_list_only_grows():
+    assert first_names(4.3) <= first_names(5.5)
