@@ -38,11 +38,25 @@ Labeler = Callable[[list[str]], "list[Classification] | list[ChunkLabel]"]
 Progress = Callable[["IngestProgress"], None]
 
 
+class ParsingLabeler(Protocol):
+    """A `Labeler` that can also hand on its parse of each passage (one opaque object per passage, e.g. a
+    spaCy Doc), so a listener with `prepare_parsed` does not parse the same text again."""
+
+    def __call__(self, passages: list[str]) -> "list[Classification] | list[ChunkLabel]": ...
+
+    def label_parsed(self, passages: list[str]) -> "tuple[list[Classification] | list[ChunkLabel], list[object]]":
+        """The labels (as `__call__` returns them) and one parse per passage."""
+
+
 class IngestListener(Protocol):
     """Something that derives state from chunks (the knowledge graph) and must follow every change."""
 
     def prepare(self, chunks: Sequence[Chunk]) -> object:
-        """Heavy work on a document's new chunks, outside the transaction; the result goes to `write`."""
+        """Heavy work on a document's new chunks, outside the transaction; the result goes to `write`.
+
+        A listener may also define `prepare_parsed(chunks, parses)`: the same, given the labeller's parse of
+        each chunk's passage ("title: text"); the ingestor calls it when the labeller is a `ParsingLabeler`.
+        """
 
     def write(self, conn: sqlite3.Connection, prepared: object, removed_chunk_ids: Sequence[str]) -> None:
         """Inside the document's transaction (do not commit): drop `removed_chunk_ids`, store `prepared`.
@@ -298,8 +312,8 @@ class Ingestor:
         texts = [embedding_text(c, p.document.title) for p in pending for c in p.chunks]
         with ThreadPoolExecutor(1, thread_name_prefix="embed") if self.overlap else _inline() as pool:
             vectors_future = pool.submit(self._embed, texts, report)
-            labels = self._label(passages, report)
-            prepared = self._prepare_all(pending, report)
+            labels, parses = self._label(passages, report)
+            prepared = self._prepare_all(pending, report, parses)
             with _timed(report, "embed_wait"):
                 vectors = vectors_future.result()
         offset = 0
@@ -315,16 +329,29 @@ class Ingestor:
         with _timed(report, "embed"):
             return self.embedder.embed(texts)
 
-    def _label(self, passages: list[str], report: IngestReport) -> "list[Classification] | list[ChunkLabel] | None":
-        """Labels of the chunks' passages ("title: text"), so a sensitive title is covered too."""
+    def _label(self, passages: list[str], report: IngestReport) -> tuple[list | None, list | None]:
+        """Labels of the chunks' passages ("title: text"), so a sensitive title is covered too, and the
+        labeller's parse of each passage when a listener can use it (else None)."""
         if self.labeler is None:
-            return None
+            return None, None
         with _timed(report, "label"):
-            return list(self.labeler(passages))
+            label_parsed = getattr(self.labeler, "label_parsed", None)
+            if label_parsed is not None and any(hasattr(x, "prepare_parsed") for x in self.listeners):
+                labels, parses = label_parsed(passages)
+                if len(parses) != len(passages):
+                    raise ValueError(f"the labeller returned {len(parses)} parses for {len(passages)} passages")
+                return list(labels), list(parses)
+            return list(self.labeler(passages)), None
 
-    def _prepare_all(self, pending: list["_Pending"], report: IngestReport) -> list[list]:
+    def _prepare_all(self, pending: list["_Pending"], report: IngestReport, parses: list | None = None) -> list[list]:
+        """Each listener's `prepare` of each document (`prepare_parsed` with the passages' parses when given)."""
+        out, offset = [], 0
         with _timed(report, "prepare"):
-            return [[_hook(listener, listener.prepare(p.chunks)) for listener in self.listeners] for p in pending]
+            for p in pending:
+                mine = parses[offset:offset + len(p.chunks)] if parses is not None else None
+                offset += len(p.chunks)
+                out.append([_hook(listener, _prepare(listener, p.chunks, mine)) for listener in self.listeners])
+        return out
 
     @staticmethod
     def _settled(report: IngestReport, result: FileResult | None, size: int) -> None:
@@ -435,6 +462,11 @@ def _size(path: Path) -> int:
         return 0
 
 
+def _prepare(listener: IngestListener, chunks: Sequence[Chunk], parses: list | None) -> object:
+    prepare_parsed = getattr(listener, "prepare_parsed", None) if parses is not None else None
+    return prepare_parsed(chunks, parses) if prepare_parsed is not None else listener.prepare(chunks)
+
+
 def _hook(listener: IngestListener, prepared: object) -> Callable[[sqlite3.Connection, Sequence[str]], None]:
     return lambda conn, removed: listener.write(conn, prepared, removed)
 
@@ -474,5 +506,5 @@ def _timed(report: IngestReport, stage: str) -> Iterator[None]:
         report.timings[stage] = report.timings.get(stage, 0.0) + time.perf_counter() - started
 
 
-__all__ = ["Ingestor", "IngestListener", "IngestProgress", "IngestReport", "FileResult", "Labeler", "doc_id_for",
+__all__ = ["Ingestor", "IngestListener", "ParsingLabeler", "IngestProgress", "IngestReport", "FileResult", "Labeler", "doc_id_for",
            "expand_paths", "file_source"]

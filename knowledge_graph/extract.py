@@ -85,9 +85,33 @@ class EntityExtractor:
         """Extract mentions and relations from each text (batched through `nlp.pipe`)."""
         return [self.extract_doc(doc) for doc in self.nlp.pipe(texts, batch_size=self.batch_size)]
 
-    def extract_doc(self, doc: Doc) -> Extraction:
-        """Extract from an already-parsed Doc."""
-        mentions = self._mentions(doc)
+    def extract_parsed(self, texts: Sequence[str], docs: Sequence[object]) -> list[Extraction]:
+        """Extract from Docs another component already parsed with this pipeline (each text parsed once).
+
+        Args:
+            texts: The texts to extract from.
+            docs: One parse per text, of a passage that *ends with* that text (at ingest: "title: text",
+                parsed for Presidio). Only mentions inside the text count (a title's entities are not
+                the chunk's); the parse keeps the title as context for the first sentence. A parse that is
+                not a Doc ending with its text is ignored and the text parsed again.
+        """
+        if len(docs) != len(texts):
+            raise ValueError(f"extract_parsed got {len(texts)} texts but {len(docs)} parses")
+        out: list[Extraction | None] = [None] * len(texts)
+        missing = []
+        for i, (text, doc) in enumerate(zip(texts, docs)):
+            if isinstance(doc, Doc) and doc.vocab is self.nlp.vocab and doc.text.endswith(text):
+                out[i] = self.extract_doc(doc, start_char=len(doc.text) - len(text))
+            else:
+                missing.append(i)
+        if missing:
+            for i, extraction in zip(missing, self.extract([texts[i] for i in missing])):
+                out[i] = extraction
+        return [e for e in out if e is not None]
+
+    def extract_doc(self, doc: Doc, start_char: int = 0) -> Extraction:
+        """Extract from an already-parsed Doc; only mentions that start at or after `start_char` count."""
+        mentions = self._mentions(doc, start_char)
         relations: dict[Relation, None] = {}
         by_sentence: dict[int, list[Mention]] = {}
         by_line: dict[tuple[int, int], list[Mention]] = {}
@@ -108,10 +132,12 @@ class EntityExtractor:
         return list(self.extract_doc(self.nlp(text)).mentions)
 
     # --- mentions --------------------------------------------------------------------------------
-    def _mentions(self, doc: Doc) -> list[Mention]:
+    def _mentions(self, doc: Doc, start_char: int = 0) -> list[Mention]:
         candidates = [*self._catalog_spans(doc), *self._pattern_spans(doc), *self._ner_spans(doc)]
         if self.noun_phrases:
             candidates.extend(self._noun_phrase_spans(doc))
+        if start_char:
+            candidates = [c for c in candidates if c[1].start_char >= start_char]
         candidates.sort(key=lambda c: (_PRIORITY[c[0]], -(c[1].end - c[1].start), c[1].start))
         taken: set[int] = set()
         sentence_of = {sent.start: i for i, sent in enumerate(doc.sents)}

@@ -85,6 +85,12 @@ class KnowledgeGraph:
         extractions = self.extractor.extract([chunk.text for chunk in chunks])
         return PreparedChunks(tuple((c.chunk_id, c.doc_id, e) for c, e in zip(chunks, extractions)))
 
+    def prepare_parsed(self, chunks: Sequence[Chunk], parses: Sequence[object]) -> PreparedChunks:
+        """Like `prepare`, from the chunks' passages as the labeller parsed them ("title: text", one spaCy Doc
+        per chunk): no second parse. Entities come from the chunk text only (see `EntityExtractor.extract_parsed`)."""
+        extractions = self.extractor.extract_parsed([chunk.text for chunk in chunks], parses)
+        return PreparedChunks(tuple((c.chunk_id, c.doc_id, e) for c, e in zip(chunks, extractions)))
+
     def write(self, conn: sqlite3.Connection, prepared: PreparedChunks | None,
               removed_chunk_ids: Sequence[str]) -> None:
         """Replace the graph rows of a document inside its transaction (`prepared=None`: a delete)."""

@@ -7,10 +7,10 @@ them, `rag index relabel` brings them up to date, and until then the query path 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from pathlib import Path
 
 from indexing.types import ChunkLabel
+from routing.findings import Detection
 from routing.router import Classifier
 
 STAMP_SCHEME = "labels-v1"  # bump when what a label means changes (e.g. what text is labelled)
@@ -31,14 +31,37 @@ def detector_stamp(detector: object, recognizers_path: str | Path, spacy_model: 
     return f"{version or 'detector'}:{digest.hexdigest()[:16]}"
 
 
-def chunk_labeler(detector: Classifier) -> Callable[[list[str]], list[ChunkLabel]]:
-    """A `indexing.ingest.Labeler`: each passage's level and its findings summary (types, offsets, levels)."""
+class ChunkLabeler:
+    """An `indexing.ingest.ParsingLabeler`: each passage's level and its findings summary (types, offsets,
+    levels), and on request each passage's spaCy parse for the knowledge graph (parsed once, see
+    `PresidioDetector.classify_parsed`).
 
-    def label(texts: list[str]) -> list[ChunkLabel]:
-        detections = detector.classify_many(texts, passages=True)
-        return [ChunkLabel(d.level, tuple(f.to_dict() for f in d.findings)) for d in detections]
+    Args:
+        detector: the detector; `label_parsed` needs one with `classify_parsed` (a `PresidioDetector`),
+            else it labels as `__call__` does and returns no parses (None each: the graph parses itself).
+    """
 
-    return label
+    def __init__(self, detector: Classifier) -> None:
+        self.detector = detector
+
+    def __call__(self, texts: list[str]) -> list[ChunkLabel]:
+        return [_label(d) for d in self.detector.classify_many(texts, passages=True)]
+
+    def label_parsed(self, texts: list[str]) -> tuple[list[ChunkLabel], list[object]]:
+        classify_parsed = getattr(self.detector, "classify_parsed", None)
+        if classify_parsed is None:
+            return self(texts), [None] * len(texts)
+        detections, docs = classify_parsed(texts, passages=True)
+        return [_label(d) for d in detections], list(docs)
 
 
-__all__ = ["detector_stamp", "chunk_labeler", "STAMP_SCHEME"]
+def _label(detection: Detection) -> ChunkLabel:
+    return ChunkLabel(detection.level, tuple(f.to_dict() for f in detection.findings))
+
+
+def chunk_labeler(detector: Classifier) -> ChunkLabeler:
+    """The ingest labeller over `detector` (see `ChunkLabeler`)."""
+    return ChunkLabeler(detector)
+
+
+__all__ = ["detector_stamp", "chunk_labeler", "ChunkLabeler", "STAMP_SCHEME"]

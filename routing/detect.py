@@ -47,6 +47,7 @@ from routing.secret_scan import secret_recognizer
 
 if TYPE_CHECKING:  # pragma: no cover
     from spacy.language import Language
+    from spacy.tokens import Doc
 
 logger = logging.getLogger(__name__)
 
@@ -210,6 +211,29 @@ class PresidioDetector:
             logger.exception("sensitivity detection failed for %d text(s)", len(texts))
             raise DetectionError(f"sensitivity detection failed ({type(exc).__name__}); treated as sensitive") from exc
 
+    def classify_parsed(self, texts: Sequence[str], passages: bool = True) -> tuple[list[Detection], list["Doc"]]:
+        """Like `classify_many` (no time budget: ingest), plus each text's spaCy `Doc`, parsed once.
+
+        Each text is parsed once with `nlp.pipe` (through Presidio's `process_batch`); that parse feeds
+        Presidio (its `NlpArtifacts`) and is returned for other consumers (the knowledge graph). Every
+        returned Doc is of exactly its text (`doc.text == text`). A text that Presidio sees in another
+        form (spelled-out digits rewritten, ALL-CAPS runs title-cased: see `normalize`, `caps_to_title`)
+        is parsed a second time in that form for Presidio, so the detections equal `classify_many`'s
+        (with the same `passages`; default True: ingest labels document passages).
+
+        Raises:
+            DetectionError: analysis failed; no partial result is returned.
+        """
+        texts = [t if isinstance(t, str) else str(t) for t in texts]
+        if not texts:
+            return [], []
+        self.warm_up()
+        try:
+            return self._classify_parsed(texts, passages)
+        except Exception as exc:
+            logger.exception("sensitivity detection failed for %d text(s)", len(texts))
+            raise DetectionError(f"sensitivity detection failed ({type(exc).__name__}); treated as sensitive") from exc
+
     def label_texts(self, texts: Sequence[str]) -> list[Level]:
         """Stored labels for chunks: the level of each text (used by the ingestor)."""
         return [d.level for d in self.classify_many(texts, passages=True)]
@@ -237,6 +261,23 @@ class PresidioDetector:
         kind = "passage" if passages else "query"
         return [Detection.from_findings(_to_original(self._analyze(norm.text, artifacts, extra, kind), norm))
                 for norm, (_, artifacts), extra in zip(norms, batch, matters, strict=True)]
+
+    def _classify_parsed(self, texts: list[str], passages: bool) -> tuple[list[Detection], list[Any]]:
+        norms = [normalize(t) for t in texts]
+        prepared = [caps_to_title(n.text, self._caps_stop_words) for n in norms]
+        artifacts = [a for _, a in self._engine.nlp_engine.process_batch(texts, self.language,
+                                                                         batch_size=self.batch_size)]
+        docs = [a.tokens for a in artifacts]
+        other = [i for i, (text, form) in enumerate(zip(texts, prepared)) if form != text]
+        reparsed = self._engine.nlp_engine.process_batch([prepared[i] for i in other], self.language,
+                                                         batch_size=self.batch_size)
+        for i, (_, artifact) in zip(other, reparsed, strict=True):
+            artifacts[i] = artifact
+        matters = self._matter_findings([n.text for n in norms], passages)
+        kind = "passage" if passages else "query"
+        detections = [Detection.from_findings(_to_original(self._analyze(norm.text, artifact, extra, kind), norm))
+                      for norm, artifact, extra in zip(norms, artifacts, matters, strict=True)]
+        return detections, docs
 
     def _matter_findings(self, texts: list[str], passages: bool = False) -> list[list[Finding]]:
         model, settings = self._matter_model, self.config.personal_matters

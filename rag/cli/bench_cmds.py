@@ -4,8 +4,9 @@ This module owns the `bench` group and `bench ingest`; `bench generate` lives in
 
 `bench ingest` ingests the corpus into fresh temporary indexes and reports chunks/s for the whole ingest
 (read + load + chunk + embed + store), first plain, then with the sensitivity labeler, then with the
-knowledge graph too (embedding on a second thread while labelling runs), optionally the +graph run without
-that overlap (`--ablation`), and in the same run the raw
+knowledge graph too (embedding on a second thread while labelling runs; one spaCy parse of each passage
+feeds Presidio and the graph), optionally (`--ablation`) the +graph run without that overlap, with two
+parses (the graph parsing chunk text again) and without the personal-matter classifier, and in the same run the raw
 `SentenceTransformer.encode` throughput on exactly the texts our ingest embeds (same batch size). Raw encode
 is timed before and after the plain ingest and averaged, so load from other processes on a shared machine
 hits both sides alike. The model is loaded and warmed before any timing.
@@ -34,7 +35,8 @@ def bench_group() -> None:
 @click.option("--plain-only", is_flag=True, help="Skip the +detection and +graph runs.")
 @click.option("--copies", default=1, show_default=True, type=click.IntRange(min=1),
               help="Ingest this many copies of the corpus (a larger corpus, under distinct paths).")
-@click.option("--ablation", is_flag=True, help="Also +detection +graph without overlap (embedding on the same thread).")
+@click.option("--ablation", is_flag=True, help="Also +detection +graph without overlap (embedding on the same thread), "
+              "with two parses (labels and graph each parse), and without the personal-matter classifier.")
 @click.option("--tracemalloc", "trace", is_flag=True, help="Also measure the Python heap peak (an extra, untimed run).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def bench_ingest_cmd(corpus: Path | None, plain_only: bool, copies: int, ablation: bool, trace: bool,
@@ -131,7 +133,7 @@ def _timed_ingest(runtime: Any, corpus: Path, labeler: Callable | None, listener
 
 
 def _optional_runs(runtime: Any, corpus: Path, ablation: bool = False) -> dict:
-    """The +detection and +detection +graph runs (and, with `ablation`, the latter without overlap).
+    """The +detection and +detection +graph runs (and, with `ablation`, the latter's variants).
 
     Labels are of passages ("title: text"), as the real ingest labels them (`rag.labelling.chunk_labeler`).
     """
@@ -143,13 +145,38 @@ def _optional_runs(runtime: Any, corpus: Path, ablation: bool = False) -> dict:
     labeler = chunk_labeler(detector)
     runs["+detection"] = _timed_ingest(runtime, corpus, labeler, ())
 
-    def graph(store: Any) -> Any:
-        return runtime.graph_over(store, nlp=detector.nlp)
+    def graph_of(nlp: Any) -> Callable:
+        return lambda store: runtime.graph_over(store, nlp=nlp)  # the labeller's pipeline: its parses serve
 
+    graph = graph_of(detector.nlp)
     runs["+detection +graph"] = _timed_ingest(runtime, corpus, labeler, (graph,))
     if ablation:
         runs["+det +graph, no overlap"] = _timed_ingest(runtime, corpus, labeler, (graph,), overlap=False)
+        runs["+det +graph, two parses"] = _timed_ingest(runtime, corpus, _PlainLabeler(labeler), (graph,))
+        lean = _no_classifier(runtime)
+        runs["+det -classifier +graph"] = _timed_ingest(runtime, corpus, chunk_labeler(lean), (graph_of(lean.nlp),))
     return runs
+
+
+class _PlainLabeler:
+    """The labeller without `label_parsed`: the graph parses chunk text again (the path before one parse)."""
+
+    def __init__(self, labeler: Callable) -> None:
+        self.labeler = labeler
+
+    def __call__(self, texts: list[str]) -> list:
+        return self.labeler(texts)
+
+
+def _no_classifier(runtime: Any) -> Any:
+    """The detector without the personal-matter classifier (its sentence embeddings are most of the label
+    time): shows what the classifier costs. Not a configuration to run: it detects less."""
+    from routing.detect import PresidioDetector
+
+    s = runtime.settings
+    detector = PresidioDetector.from_yaml(s.recognizers_path, spacy_model=s.spacy_model, embed=None)
+    detector.label_texts(["warm up the pipeline"])
+    return detector
 
 
 def _python_peak(runtime: Any, corpus: Path) -> float:

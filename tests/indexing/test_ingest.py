@@ -226,6 +226,51 @@ def test_when_embedding_overlaps_or_not_then_labeller_gets_passages_and_labels_a
     assert labels["hr/salary.md"] == C.CONFIDENTIAL and labels["public/returns.md"] == C.PUBLIC
 
 
+class ParsingPassageLabeler(PassageLabeler):
+    """A `ParsingLabeler`: the "parse" of a passage is the passage upper-cased (any opaque object will do)."""
+
+    def label_parsed(self, texts: list[str]) -> tuple[list[C], list[str]]:
+        return self(texts), [t.upper() for t in texts]
+
+
+class ParsedListener(RecordingListener):
+    """Records the parses `prepare_parsed` receives with its chunks."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parsed: list[tuple[Chunk, object]] = []
+
+    def prepare_parsed(self, chunks: Sequence[Chunk], parses: Sequence[object]) -> list[str]:
+        self.parsed += list(zip(chunks, parses, strict=True))
+        return self.prepare(chunks)
+
+
+class PlainListener(RecordingListener):
+    """Takes no parses (no `prepare_parsed`); stores nothing, so it can sit beside a `RecordingListener`."""
+
+    def write(self, conn: sqlite3.Connection, prepared: object, removed_chunk_ids: Sequence[str]) -> None:
+        self.writes.append((prepared, list(removed_chunk_ids)))
+
+
+def test_when_labeller_hands_on_its_parses_then_each_listener_gets_its_chunks_parses(store, embedder, corpus) -> None:
+    labeler, parsed, plain = ParsingPassageLabeler(), ParsedListener(), PlainListener()
+    report = ingestor(store, embedder, labeler=labeler, listeners=[parsed, plain]).ingest_paths([corpus])
+    assert report.ok and len(parsed.prepared) == len(plain.prepared) == 4
+    titles = {d.doc_id: d.title for d in store.list_documents()}
+    assert parsed.parsed and all(parse == passage_text(titles[c.doc_id], c.text).upper() for c, parse in parsed.parsed)
+    assert sorted(labeler.texts) == sorted(passage_text(titles[c.doc_id], c.text) for c, _ in parsed.parsed)
+    assert {d.source: d.label for d in store.list_documents()}["hr/salary.md"] == C.CONFIDENTIAL
+
+
+def test_when_no_listener_takes_parses_then_the_labeller_is_called_plainly(store, embedder, corpus) -> None:
+    class NoParses(ParsingPassageLabeler):
+        def label_parsed(self, texts: list[str]) -> tuple[list[C], list[str]]:
+            raise AssertionError("label_parsed called although no listener takes parses")
+
+    labeler = NoParses()
+    assert ingestor(store, embedder, labeler=labeler, listeners=[RecordingListener()]).ingest_paths([corpus]).ok
+
+
 def test_when_ingesting_then_progress_reports_every_file_with_chunks_bytes_and_eta(store, embedder, corpus) -> None:
     events = []
     report = ingestor(store, embedder, progress=events.append, embed_batch_chunks=1).ingest_paths([corpus])

@@ -76,3 +76,30 @@ def test_when_extracting_then_the_shared_pipeline_is_not_modified(nlp, extractor
     before = list(nlp.pipe_names)
     extractor.extract(["The Platform Team owns Orion."])
     assert nlp.pipe_names == before
+
+
+def _keys(extraction) -> set[str]:
+    return {m.key for m in extraction.mentions}
+
+
+def test_when_given_the_passage_parse_then_only_the_chunk_texts_entities_count(nlp, extractor):
+    text = "The Platform Team owns Orion. Beacon monitors Orion."
+    passage = f"Atlas runbook: {text}"  # the title names Atlas: not an entity of this chunk
+    (shared,) = extractor.extract_parsed([text], [nlp(passage)])
+    (alone,) = extractor.extract([text])
+    assert "atlas" not in _keys(shared)
+    assert _keys(shared) == _keys(alone) == {"platform team", "orion", "beacon"}
+    assert set(shared.relations) == set(alone.relations)
+
+
+@pytest.mark.parametrize("parse", ["none", "other text", "not a doc"])
+def test_when_the_parse_does_not_end_with_the_text_then_the_text_is_parsed_again(nlp, extractor, parse):
+    text = "The Platform Team owns Orion."
+    given = {"none": None, "other text": nlp("Beacon monitors Orion."), "not a doc": text}[parse]
+    (shared,) = extractor.extract_parsed([text], [given])
+    assert shared == extractor.extract([text])[0]
+
+
+def test_when_parses_and_texts_differ_in_number_then_value_error(extractor):
+    with pytest.raises(ValueError, match="2 texts but 1 parses"):
+        extractor.extract_parsed(["a", "b"], [None])
