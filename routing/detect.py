@@ -257,10 +257,14 @@ class PresidioDetector:
         norms = [normalize(t) for t in texts]
         prepared = [caps_to_title(n.text, self._caps_stop_words) for n in norms]
         batch = self._engine.nlp_engine.process_batch(prepared, self.language, batch_size=self.batch_size)
+        return self._detections(norms, [artifacts for _, artifacts in batch], passages)
+
+    def _detections(self, norms: list[Normalized], artifacts: list[Any], passages: bool) -> list[Detection]:
+        """Presidio over each normalised text with its parse, plus the classifier's findings."""
         matters = self._matter_findings([n.text for n in norms], passages)
         kind = "passage" if passages else "query"
-        return [Detection.from_findings(_to_original(self._analyze(norm.text, artifacts, extra, kind), norm))
-                for norm, (_, artifacts), extra in zip(norms, batch, matters, strict=True)]
+        return [Detection.from_findings(_to_original(self._analyze(norm.text, artifact, extra, kind), norm))
+                for norm, artifact, extra in zip(norms, artifacts, matters, strict=True)]
 
     def _classify_parsed(self, texts: list[str], passages: bool) -> tuple[list[Detection], list[Any]]:
         norms = [normalize(t) for t in texts]
@@ -273,11 +277,7 @@ class PresidioDetector:
                                                          batch_size=self.batch_size)
         for i, (_, artifact) in zip(other, reparsed, strict=True):
             artifacts[i] = artifact
-        matters = self._matter_findings([n.text for n in norms], passages)
-        kind = "passage" if passages else "query"
-        detections = [Detection.from_findings(_to_original(self._analyze(norm.text, artifact, extra, kind), norm))
-                      for norm, artifact, extra in zip(norms, artifacts, matters, strict=True)]
-        return detections, docs
+        return self._detections(norms, artifacts, passages), docs
 
     def _matter_findings(self, texts: list[str], passages: bool = False) -> list[list[Finding]]:
         model, settings = self._matter_model, self.config.personal_matters
