@@ -38,3 +38,18 @@ def embedder():
     model = SentenceTransformerEmbedder(batch_size=32)
     model.warm_up()
     return model
+
+
+@pytest.fixture(scope="session")
+def detector(embedder):
+    """The production `PresidioDetector` on routing/recognizers.yaml, wired as rag.runtime does (the
+    personal-matter classifier embeds with `embedder`), warmed up once; use it in tests marked slow."""
+    from pathlib import Path
+
+    from routing.detect import PresidioDetector
+
+    det = PresidioDetector.from_yaml(Path(__file__).resolve().parents[1] / "routing" / "recognizers.yaml",
+                                     embed=embedder.embed)
+    det.warm_up()
+    yield det
+    det.close()

@@ -13,23 +13,13 @@ from indexing.store import IndexStore
 from indexing.types import passage_text
 from knowledge_graph.store import KnowledgeGraph
 from rag.labelling import ChunkLabeler
-from routing.detect import PresidioDetector
 from routing.detection_config import caps_to_title
 from routing.normalize import normalize
 
 ROOT = Path(__file__).resolve().parents[2]
-RECOGNIZERS = ROOT / "routing" / "recognizers.yaml"
 CORPUS = ROOT / "data" / "corpus"
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def detector(embedder):
-    det = PresidioDetector.from_yaml(RECOGNIZERS, embed=embedder.embed)  # wired as rag.runtime does
-    det.warm_up()
-    yield det
-    det.close()
 
 
 def _sample_passages(embedder, detector) -> list[str]:

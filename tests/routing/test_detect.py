@@ -16,14 +16,6 @@ C, R, I, P = Level.CONFIDENTIAL, Level.RESTRICTED, Level.INTERNAL, Level.PUBLIC
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="session")
-def detector(embedder):
-    det = PresidioDetector.from_yaml(RECOGNIZERS, embed=embedder.embed)  # wired as rag.runtime does
-    det.warm_up()
-    yield det
-    det.close()
-
-
 POSITIVES = [
     # (text, entity that must be found, level of the text)
     ("Please update my SSN to 536-90-4399 in the payroll system.", "US_SSN", R),

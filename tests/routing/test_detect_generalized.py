@@ -18,14 +18,6 @@ C, R = Level.CONFIDENTIAL, Level.RESTRICTED
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def detector(embedder):
-    det = PresidioDetector.from_yaml(RECOGNIZERS, embed=embedder.embed)
-    det.warm_up()
-    yield det
-    det.close()
-
-
 IDENTIFIERS = [
     ("UK NI number: RT 48 29 17 D", {"UK_NINO", "NATIONAL_ID"}),
     ("aadhaar no 5931 2204 8817 for the contractor", {"IN_AADHAAR", "NATIONAL_ID"}),

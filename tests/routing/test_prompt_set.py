@@ -41,14 +41,6 @@ def load(paths: list[Path]) -> list[dict]:
     return rows
 
 
-@pytest.fixture(scope="module")
-def detector(embedder):
-    det = PresidioDetector.from_yaml(ROOT / "routing" / "recognizers.yaml", embed=embedder.embed)
-    det.warm_up()
-    yield det
-    det.close()
-
-
 def router(detector: PresidioDetector, timeout_s: float | None = None) -> Router:
     return Router(detector, RoutingPolicy.from_yaml(ROOT / "routing" / "policy.yaml"), lambda: HEALTHY, timeout_s)
 
