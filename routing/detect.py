@@ -28,6 +28,7 @@ from routing.detection_config import (
     DetectionConfig,
     PredefinedSpec,
     RecognizerSpec,
+    can_escalate,
     caps_to_title,
     demote,
     escalate,
@@ -260,11 +261,21 @@ class PresidioDetector:
         return self._detections(norms, [artifacts for _, artifacts in batch], passages)
 
     def _detections(self, norms: list[Normalized], artifacts: list[Any], passages: bool) -> list[Detection]:
-        """Presidio over each normalised text with its parse, plus the classifier's findings."""
-        matters = self._matter_findings([n.text for n in norms], passages)
+        """Presidio over each normalised text with its parse, plus the classifier's findings where they
+        can change the result: always for what a user wrote; for a passage only when a rule could raise
+        them (a name, an id or an address nearby), since alone they are `passage_level`."""
         kind = "passage" if passages else "query"
-        return [Detection.from_findings(_to_original(self._analyze(norm.text, artifact, extra, kind), norm))
-                for norm, artifact, extra in zip(norms, artifacts, matters, strict=True)]
+        found = [self._presidio_findings(norm.text, artifact) for norm, artifact in zip(norms, artifacts, strict=True)]
+        scored = [i for i, f in enumerate(found) if self._classifier_counts(f, kind)]
+        matters = dict(zip(scored, self._matter_findings([norms[i].text for i in scored], passages), strict=True))
+        return [Detection.from_findings(_to_original(self._finish(f, matters.get(i, []), kind), norms[i]))
+                for i, f in enumerate(found)]
+
+    def _classifier_counts(self, findings: Sequence[Finding], kind: str) -> bool:
+        if kind == "query" or self.config.personal_matters.passage_level > Level.PUBLIC:
+            return True
+        present = {f.entity_type for f in findings}
+        return can_escalate(PERSONAL_MATTER, present, self.config.escalations, kind)
 
     def _classify_parsed(self, texts: list[str], passages: bool) -> tuple[list[Detection], list[Any]]:
         norms = [normalize(t) for t in texts]
@@ -298,7 +309,8 @@ class PresidioDetector:
                                 "PersonalMatterClassifier", topic=best.topic)])
         return out
 
-    def _analyze(self, text: str, artifacts: Any, extra: Sequence[Finding] = (), kind: str = "query") -> list[Finding]:
+    def _presidio_findings(self, text: str, artifacts: Any) -> list[Finding]:
+        """Presidio's findings in `text` (its parse given), filtered and without overlaps; levels as declared."""
         cfg = self.config
         results = self._engine.analyze(text=text, language=self.language, entities=cfg.entities,
                                        nlp_artifacts=artifacts, allow_list=cfg.allow_list or None)
@@ -308,9 +320,13 @@ class PresidioDetector:
                 continue
             recognizer = (r.recognition_metadata or {}).get("recognizer_name", "")
             findings.append(Finding(r.entity_type, r.start, r.end, float(r.score), cfg.levels[r.entity_type], recognizer))
-        findings = _resolve_overlaps(findings) + list(extra)
-        findings = escalate(demote(findings, cfg.demotions), cfg.escalations, kind)
-        return sorted((f for f in findings if f.level > Level.PUBLIC), key=lambda f: (f.start, f.end, f.entity_type))
+        return _resolve_overlaps(findings)
+
+    def _finish(self, findings: Sequence[Finding], extra: Sequence[Finding], kind: str) -> list[Finding]:
+        """Add the classifier's findings, apply demotions and the escalations for `kind`, drop public ones."""
+        cfg = self.config
+        out = escalate(demote([*findings, *extra], cfg.demotions), cfg.escalations, kind)
+        return sorted((f for f in out if f.level > Level.PUBLIC), key=lambda f: (f.start, f.end, f.entity_type))
 
     def _plausible(self, text: str, entity: str, start: int, end: int, artifacts: Any = None) -> bool:
         if entity == "PERSON":

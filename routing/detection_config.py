@@ -272,6 +272,18 @@ def escalate(findings: Sequence[Finding], rules: Sequence[EscalationRule], kind:
     return [replace(f, level=raised[i][0], rule=raised[i][1]) if i in raised else f for i, f in enumerate(findings)]
 
 
+def can_escalate(entity: str, present: Iterable[str], rules: Sequence[EscalationRule], kind: str = "query") -> bool:
+    """True when a rule for `kind` that names `entity` could fire on a text holding an `entity` finding and
+    findings of the types in `present` (distances ignored): every other group of the rule is present.
+    A detector may skip computing `entity` findings that are public alone when this is False."""
+    types = set(present)
+    for rule in (r for r in rules if kind in r.applies_to):
+        groups = [set(group) for group in rule.when]
+        if any(entity in g for g in groups) and all(entity in g or g & types for g in groups):
+            return True
+    return False
+
+
 def demote(findings: Sequence[Finding], rules: Sequence[EscalationRule]) -> list[Finding]:
     """Lower the first group's findings when the other groups occur near them (a phone number next
     to "hotline", a card number next to "test mode"); `raise_to` is the level they are lowered to."""

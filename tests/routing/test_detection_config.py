@@ -12,6 +12,7 @@ from routing.detection_config import (
     PersonFilter,
     caps_to_title,
     demote,
+    can_escalate,
     escalate,
     is_role_email,
     keep_credential,
@@ -136,3 +137,20 @@ def test_when_config_invalid_then_error_names_the_problem(tmp_path, yaml_text, e
 
     with pytest.raises(ValueError, match=error):
         DetectionConfig.from_yaml(path)
+
+
+@pytest.mark.parametrize("present, kind, expected", [
+    ({"PERSON"}, "passage", True),            # a name: the matter could make the passage confidential
+    ({"EMPLOYEE_ID"}, "passage", True),
+    ({"PERSON_ROLE"}, "passage", False),      # "your manager" counts only in what users write
+    ({"PERSON_ROLE"}, "query", True),
+    (set(), "passage", False),                # nothing to tie the matter to: public alone, skip it
+])
+def test_when_partners_present_then_classifier_can_escalate(present, kind, expected):
+    rules = [
+        EscalationRule(name="q", when=[["PERSON", "PERSON_ROLE"], ["PERSONAL_MATTER"]], raise_to="confidential",
+                       applies_to=["query"]),
+        EscalationRule(name="p", when=[["PERSON", "EMPLOYEE_ID"], ["PERSONAL_MATTER"]], raise_to="confidential",
+                       applies_to=["passage"]),
+    ]
+    assert can_escalate("PERSONAL_MATTER", present, rules, kind) == expected
