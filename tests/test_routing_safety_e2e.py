@@ -23,9 +23,8 @@ from routing.errors import RefusedError
 pytestmark = [pytest.mark.slow, pytest.mark.vllm]
 
 DATA = Path(__file__).resolve().parent.parent / "data"
-# Product pages, chosen because detection finds nothing sensitive in them: the personal-matter classifier
-# flags some passages of the policy pages (code of conduct, travel claims, returns on terminated accounts),
-# which keeps benign questions over those pages local (fail closed; see the README's known limits).
+# Product pages: public, and nothing sensitive in them. (A benign prompt with top_k=12 may still retrieve the
+# internal documents below, which hold personal data: then it stays local, see KNOWN_OVER_CAUTION.)
 PUBLIC = ["public/pricing.html", "public/acme-payments-overview.html", "public/ledger-sync-overview.html",
           "public/acme-insights-overview.html", "public/security-overview.html", "public/faq.md",
           "public/about-acme.html"]
@@ -127,8 +126,8 @@ def test_when_prompts_are_sensitive_or_context_confidential_then_server_receives
 
 
 KNOWN_OVER_CAUTION = (
-    "known over-caution (README, known limits): the personal-matter classifier flags some passages of public "
-    "pages, so a benign large-context prompt stays local (fail closed)")
+    "fixture limit: with top_k=12 over this small corpus a benign prompt also retrieves the test's own internal "
+    "documents, whose personal data rightly keeps it local (fail closed)")
 
 
 def _benign_reached_the_server(benign: dict, sent: list[str]) -> None:

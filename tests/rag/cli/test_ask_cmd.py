@@ -12,8 +12,6 @@ from rag.cli import cli
 
 pytestmark = pytest.mark.slow
 CORPUS = Path(__file__).resolve().parents[3] / "data" / "corpus"
-KNOWN_OVER_CAUTION = ("known over-caution (README, known limits): the personal-matter classifier flags some "
-                      "passages of the public policy pages, so a benign question over them stays local (fail closed)")
 
 
 @pytest.fixture
@@ -51,8 +49,7 @@ def test_when_server_down_then_benign_question_answered_locally_with_citations(h
     assert answer["route"] == "local" and answer["text"]
     assert {Path(c["source"]).name for c in answer["citations"]} <= {"returns-refund-policy.md", "travel-policy.md"}
     assert answer["model"]["name"].startswith("SmolLM2")
-    if not any("server backend down" in r for r in answer["reasons"]):
-        pytest.xfail(KNOWN_OVER_CAUTION)  # local because a passage was flagged, not because the server is down
+    assert any("server backend down" in r for r in answer["reasons"]), answer["reasons"]
 
 
 def test_when_reader_lacks_group_then_confidential_document_is_never_cited(home, monkeypatch):
@@ -79,8 +76,7 @@ def test_when_server_up_then_benign_question_goes_to_vllm_and_sensitive_stays_lo
 
     result, answer = _ask(home, "How many days do customers have to return an item?", "--groups", "all")
     assert result.exit_code == 0, result.output
-    if answer["route"] != "server":
-        pytest.xfail(KNOWN_OVER_CAUTION)
+    assert answer["route"] == "server", answer["reasons"]  # a public policy page: nothing sensitive
     assert answer["text"] and answer["model"]["name"] == vllm_server.model
 
 
