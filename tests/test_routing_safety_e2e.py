@@ -23,8 +23,7 @@ from routing.errors import RefusedError
 pytestmark = [pytest.mark.slow, pytest.mark.vllm]
 
 DATA = Path(__file__).resolve().parent.parent / "data"
-# Product pages: public, and nothing sensitive in them. (A benign prompt with top_k=12 may still retrieve the
-# internal documents below, which hold personal data: then it stays local, see KNOWN_OVER_CAUTION.)
+# Public product pages. (The about page's leadership bios are labelled confidential: see KNOWN_OVER_CAUTION.)
 PUBLIC = ["public/pricing.html", "public/acme-payments-overview.html", "public/ledger-sync-overview.html",
           "public/acme-insights-overview.html", "public/security-overview.html", "public/faq.md",
           "public/about-acme.html"]
@@ -126,8 +125,9 @@ def test_when_prompts_are_sensitive_or_context_confidential_then_server_receives
 
 
 KNOWN_OVER_CAUTION = (
-    "fixture limit: with top_k=12 over this small corpus a benign prompt also retrieves the test's own internal "
-    "documents, whose personal data rightly keeps it local (fail closed)")
+    "known over-caution (README, known limits): the leadership bios of the public about page are labelled "
+    "confidential (a named person next to a sentence the personal-matter classifier scores), so a benign "
+    "large-context prompt that retrieves them stays local (fail closed)")
 
 
 def _benign_reached_the_server(benign: dict, sent: list[str]) -> None:
