@@ -16,7 +16,7 @@ from routing.backends.base import BackendHealth, Generation, GenerationBackend, 
 from routing.errors import DetectionError, RoutingError
 from routing.findings import Finding
 from routing.levels import Level
-from routing.router import Classifier
+from routing.router import Classifier, classify_both
 
 
 # A numbered passage starts a line: "\n[3] title: text". The scan analyses each passage on its own and exactly
@@ -123,9 +123,7 @@ class EgressGuard:
         self.scans += 1
         asked, passages = split_payload(messages)
         try:
-            detections = self.detector.classify_many(asked, timeout_s=self.timeout_s)
-            if passages:
-                detections += self.detector.classify_many(passages, timeout_s=self.timeout_s, passages=True)
+            detections = [d for part in classify_both(self.detector, asked, passages, self.timeout_s) for d in part]
         except DetectionError as exc:
             raise EgressBlocked(f"egress scan of the server-bound payload failed ({exc}): server barred", None) from exc
         blocking = tuple(f for d in detections for f in d.findings if f.level >= self.sensitive_level)

@@ -11,6 +11,7 @@ another detector or configuration). The exact payload bound for the server is sc
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -127,8 +128,7 @@ class Router:
         stale = [item.text for item in request.context if item.findings is None]
         labels = {item.chunk_id: item.label for item in request.context}
         try:
-            asked = self._classify(request.user_texts, passages=False)
-            passages = self._classify(stale, passages=True)
+            asked, passages = classify_both(self.detector, request.user_texts, stale, self.timeout_s)
         except DetectionError:
             return Evidence(None, None, labels, len(stale))  # fail closed: decide() treats both as sensitive
         query = tuple(f for d in asked for f in d.findings)
@@ -136,8 +136,22 @@ class Router:
         context += [f for item in request.context if item.findings is not None for f in item.findings]
         return Evidence(query, tuple(context), labels, len(stale))
 
-    def _classify(self, texts: Sequence[str], passages: bool) -> list[Detection]:
-        return self.detector.classify_many(texts, timeout_s=self.timeout_s, passages=passages) if texts else []
+
+def classify_both(detector: Classifier, asked: Sequence[str], passages: Sequence[str],
+                  timeout_s: float | None) -> tuple[list[Detection], list[Detection]]:
+    """What a user wrote, then document passages (read as passages), within one `timeout_s` budget for both
+    (None: the detector's own). Raises `DetectionError` as the detector does, or when no budget is left."""
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    out = []
+    for texts, as_passages in ((asked, False), (passages, True)):
+        if not texts:
+            out.append([])
+            continue
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and left <= 0:
+            raise DetectionError(f"sensitivity detection exceeded {timeout_s:.1f}s; treated as sensitive")
+        out.append(detector.classify_many(texts, timeout_s=left, passages=as_passages))
+    return out[0], out[1]
 
 
 def count_tokens(messages: Sequence[Message]) -> int:
@@ -145,4 +159,4 @@ def count_tokens(messages: Sequence[Message]) -> int:
     return count_message_tokens(messages)
 
 
-__all__ = ["Router", "RouteRequest", "ContextItem", "Evidence", "Routed", "Classifier", "count_tokens"]
+__all__ = ["Router", "RouteRequest", "ContextItem", "Evidence", "Routed", "Classifier", "classify_both", "count_tokens"]

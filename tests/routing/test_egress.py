@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
@@ -10,6 +11,7 @@ from routing.egress import EgressBlocked, EgressGuard, guarded, segments, split_
 from routing.errors import DetectionError
 from routing.findings import Detection, Finding
 from routing.levels import Level
+from routing.router import classify_both
 
 SSN = re.compile(r"\b\d{3}-\d{2}-\d{4}\b")
 PERSON = re.compile(r"\bDana Whitfield\b")
@@ -139,3 +141,27 @@ def test_when_payload_split_into_passages_then_each_is_scanned_as_ingest_labelle
     for part in parts:  # nothing but "[n] " markers and whitespace is left out
         leftover = leftover.replace(part, "", 1)
     assert re.fullmatch(r"(\s|\[\d+\] )*", leftover)
+
+
+def test_when_user_text_and_passages_classified_then_they_share_one_time_budget():
+    budgets = []
+
+    class Slow(PatternClassifier):
+        def classify_many(self, texts, timeout_s=None, passages=False):
+            budgets.append(timeout_s)
+            time.sleep(0.2)
+            return super().classify_many(texts, timeout_s, passages)
+
+    classify_both(Slow(), ["question"], ["Returns: 30 days."], 0.5)
+
+    assert budgets[0] == pytest.approx(0.5, abs=0.01) and budgets[1] <= 0.31  # the passages get what is left
+
+
+def test_when_budget_used_up_then_detection_error():
+    class Slow(PatternClassifier):
+        def classify_many(self, texts, timeout_s=None, passages=False):
+            time.sleep(0.1)
+            return super().classify_many(texts, timeout_s, passages)
+
+    with pytest.raises(DetectionError):
+        classify_both(Slow(), ["question"], ["Returns: 30 days."], 0.05)
