@@ -17,7 +17,8 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import replace
@@ -196,7 +197,7 @@ class PresidioDetector:
             return []
         self.warm_up()  # model loading does not count against the time budget
         budget = self.timeout_s if timeout_s is None else timeout_s
-        try:
+        with _fail_closed(len(texts)):
             if budget is None:
                 return self._classify_batch(texts, passages)
             future = self._worker().submit(self._classify_batch, texts, passages)
@@ -206,11 +207,6 @@ class PresidioDetector:
                 future.cancel()
                 raise DetectionError(f"sensitivity detection exceeded {budget:.1f}s for {len(texts)} text(s); "
                                      "treated as sensitive") from None
-        except DetectionError:
-            raise
-        except Exception as exc:
-            logger.exception("sensitivity detection failed for %d text(s)", len(texts))
-            raise DetectionError(f"sensitivity detection failed ({type(exc).__name__}); treated as sensitive") from exc
 
     def classify_parsed(self, texts: Sequence[str], passages: bool = True) -> tuple[list[Detection], list["Doc"]]:
         """Like `classify_many` (no time budget: ingest), plus each text's spaCy `Doc`, parsed once.
@@ -229,11 +225,8 @@ class PresidioDetector:
         if not texts:
             return [], []
         self.warm_up()
-        try:
+        with _fail_closed(len(texts)):
             return self._classify_parsed(texts, passages)
-        except Exception as exc:
-            logger.exception("sensitivity detection failed for %d text(s)", len(texts))
-            raise DetectionError(f"sensitivity detection failed ({type(exc).__name__}); treated as sensitive") from exc
 
     def label_texts(self, texts: Sequence[str]) -> list[Level]:
         """Stored labels for chunks: the level of each text (used by the ingestor)."""
@@ -254,9 +247,13 @@ class PresidioDetector:
             return None
         return PersonalMatterModel.load(self.matter_model_path)
 
-    def _classify_batch(self, texts: list[str], passages: bool = False) -> list[Detection]:
+    def _prepare(self, texts: list[str]) -> tuple[list[Normalized], list[str]]:
+        """Each text normalised (for matching) and in the form the NER model reads (ALL-CAPS runs title-cased)."""
         norms = [normalize(t) for t in texts]
-        prepared = [caps_to_title(n.text, self._caps_stop_words) for n in norms]
+        return norms, [caps_to_title(n.text, self._caps_stop_words) for n in norms]
+
+    def _classify_batch(self, texts: list[str], passages: bool = False) -> list[Detection]:
+        norms, prepared = self._prepare(texts)
         batch = self._engine.nlp_engine.process_batch(prepared, self.language, batch_size=self.batch_size)
         return self._detections(norms, [artifacts for _, artifacts in batch], passages)
 
@@ -278,8 +275,7 @@ class PresidioDetector:
         return can_escalate(PERSONAL_MATTER, present, self.config.escalations, kind)
 
     def _classify_parsed(self, texts: list[str], passages: bool) -> tuple[list[Detection], list[Any]]:
-        norms = [normalize(t) for t in texts]
-        prepared = [caps_to_title(n.text, self._caps_stop_words) for n in norms]
+        norms, prepared = self._prepare(texts)
         artifacts = [a for _, a in self._engine.nlp_engine.process_batch(texts, self.language,
                                                                          batch_size=self.batch_size)]
         docs = [a.tokens for a in artifacts]
@@ -404,6 +400,18 @@ def _predefined_recognizer(spec: PredefinedSpec, language: str) -> Any:
     if spec.context:
         kwargs["context"] = [*getattr(cls, "CONTEXT", []), *spec.context]
     return cls(supported_language=language, **kwargs)
+
+
+@contextmanager
+def _fail_closed(count: int) -> Iterator[None]:
+    """Any failure of an analysis becomes a `DetectionError` (the callers treat the text as sensitive)."""
+    try:
+        yield
+    except DetectionError:
+        raise
+    except Exception as exc:
+        logger.exception("sensitivity detection failed for %d text(s)", count)
+        raise DetectionError(f"sensitivity detection failed ({type(exc).__name__}); treated as sensitive") from exc
 
 
 def _to_original(findings: list[Finding], norm: Normalized) -> list[Finding]:
