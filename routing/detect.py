@@ -53,7 +53,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 logger = logging.getLogger(__name__)
 
-CODE_VERSION = "detect-3"  # bump when code changes what is detected (part of `PresidioDetector.version`)
+CODE_VERSION = "detect-4"  # bump when code changes what is detected (part of `PresidioDetector.version`)
 PERSONAL_MATTER = "PERSONAL_MATTER"
 NER_RECOGNIZERS = frozenset({"SpacyRecognizer", "NameCandidateRecognizer"})
 _NER_MAPPING = {"PERSON": "PERSON", "PER": "PERSON", "NORP": "NRP", "GPE": "LOCATION", "LOC": "LOCATION",
@@ -321,7 +321,7 @@ class PresidioDetector:
     def _finish(self, findings: Sequence[Finding], extra: Sequence[Finding], kind: str) -> list[Finding]:
         """Add the classifier's findings, apply demotions and the escalations for `kind`, drop public ones."""
         cfg = self.config
-        out = escalate(demote([*findings, *extra], cfg.demotions), cfg.escalations, kind)
+        out = escalate(demote([*findings, *extra], cfg.demotions, kind), cfg.escalations, kind)
         return sorted((f for f in out if f.level > Level.PUBLIC), key=lambda f: (f.start, f.end, f.entity_type))
 
     def _plausible(self, text: str, entity: str, start: int, end: int, artifacts: Any = None) -> bool:

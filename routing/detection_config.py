@@ -222,9 +222,16 @@ def keep_credential(text: str, start: int, end: int, placeholders: Iterable[str]
 
 
 def keep_phone(text: str, start: int, end: int) -> bool:
-    """False for decimals such as 1234567.891 and ISO dates such as 2024-11-04 that phone parsers accept."""
+    """False for decimals such as 1234567.891, ISO dates such as 2024-11-04 that phone parsers accept,
+    and digits inside an IPv4 address (194.252.83.110)."""
     value = text[start:end].strip()
-    return re.fullmatch(r"\d+[.,]\d+|(?:19|20)\d\d[-./]\d{1,2}[-./]\d{1,2}", value) is None
+    if re.fullmatch(r"\d+[.,]\d+|(?:19|20)\d\d[-./]\d{1,2}[-./]\d{1,2}", value):
+        return False
+    while start > 0 and (text[start - 1].isdigit() or text[start - 1] == "."):
+        start -= 1
+    while end < len(text) and (text[end].isdigit() or text[end] == "."):
+        end += 1
+    return re.fullmatch(r"\d{1,3}(?:\.\d{1,3}){3}", text[start:end].strip(".")) is None
 
 
 def keep_person(text: str, start: int, end: int, rules: PersonFilter) -> bool:
@@ -284,11 +291,12 @@ def can_escalate(entity: str, present: Iterable[str], rules: Sequence[Escalation
     return False
 
 
-def demote(findings: Sequence[Finding], rules: Sequence[EscalationRule]) -> list[Finding]:
+def demote(findings: Sequence[Finding], rules: Sequence[EscalationRule], kind: str = "query") -> list[Finding]:
     """Lower the first group's findings when the other groups occur near them (a phone number next
-    to "hotline", a card number next to "test mode"); `raise_to` is the level they are lowered to."""
+    to "hotline", a card number next to "test mode"); `raise_to` is the level they are lowered to.
+    Only the rules for `kind` ("query" or "passage") apply."""
     lowered: dict[int, tuple[Level, str]] = {}
-    for rule in rules:
+    for rule in (r for r in rules if kind in r.applies_to):
         first = {i for i, f in enumerate(findings) if f.entity_type in rule.when[0]}
         for i in _rule_matches(findings, rule) & first:
             if rule.raise_to < lowered.get(i, (findings[i].level, ""))[0]:

@@ -3,7 +3,9 @@
 Numbers typed to dodge pattern matching are rewritten as plain digit runs:
 
 * digits separated by single spaces or dashes, one at a time ("4 5 3 9 1 4 8 8 ...");
-* digits spelled as words ("five three six nine zero one ..."), with or without separators.
+* digits spelled as words ("five three six nine zero one ..."), with or without separators;
+* escaped line breaks and tabs pasted from JSON or logs (a backslash then n, r or t) become a line break,
+  so that an address or a form pasted as one escaped line reads as its lines.
 
 Everything else is kept as is, so names, words and formatted numbers ("+44 20 7946 0812") reach the
 recognizers unchanged. `Normalized.span` maps a finding's span on the normalised text back to the
@@ -28,6 +30,7 @@ _SPACED_DIGITS = re.compile(r"(?<![\w.,-])\d(?:[ \-]\d){%d,}(?![\w-]|[.,]\d)" % 
 _WORD = r"(?:%s)" % "|".join(sorted(DIGIT_WORDS, key=len, reverse=True))
 _DIGIT_WORD_RUN = re.compile(r"\b%s(?:[\s,\-]+%s){%d,}\b" % (_WORD, _WORD, MIN_DIGIT_WORDS - 1), re.IGNORECASE)
 _ONE_WORD = re.compile(r"\b%s\b" % _WORD, re.IGNORECASE)
+_ESCAPED_BREAK = re.compile(r"(?:\\[rnt])+")
 
 
 @dataclass(frozen=True)
@@ -71,11 +74,15 @@ def _replacements(text: str) -> list[tuple[int, int, list[tuple[str, int, int]]]
         chars = [(DIGIT_WORDS[w.group(0).lower()], w.start() + m.start(), w.end() + m.start())
                  for w in _ONE_WORD.finditer(m.group(0))]
         runs.append((m.start(), m.end(), chars))
+    for m in _ESCAPED_BREAK.finditer(text):
+        if not any(s < m.end() and m.start() < e for s, e, _ in runs):
+            runs.append((m.start(), m.end(), [("\n", m.start(), m.end())]))
     return sorted(runs)
 
 
 def normalize(text: str) -> Normalized:
-    """Rewrite spaced-out and spelled-out digit runs as plain digits; keep the offset map.
+    """Rewrite spaced-out and spelled-out digit runs as plain digits, escaped breaks as a line break;
+    keep the offset map.
 
     Returns the identity mapping (and the same text) when nothing needs rewriting.
     """

@@ -1,12 +1,17 @@
-"""Personal matters: a logistic-regression classifier over sentence embeddings (no keyword list).
+"""Personal matters: logistic regressions over two views of a sentence (no keyword list).
 
 The model tells a sentence about a person's or a group's private matter ("has Oskar been signed off
 with burnout?", "which managers are under investigation?") from a general question on the same
 topic ("how many sick days do we get?"). Topics: `TOPICS`; class ``none`` is everything else.
 
-The model is data (routing/personal_matter_model.json): coefficients, intercepts, both decision
-thresholds chosen on a validation split, the embedder name, the sha256 of the training file and
-the validation precision/recall. `train` rebuilds it from a labelled JSONL file
+Its score is the mean of two probabilities: one regression over the sentence embedding (meaning,
+paraphrase, other languages) and one over TF-IDF word unigrams and bigrams (the words that carry the
+matter: "owe", "take home", "undocumented"). On the tuning sets the pair halves the benign questions
+scored above the weak threshold at the same recall as the embedding alone.
+
+The model is data (routing/personal_matter_model.json): coefficients, intercepts, the n-gram
+vocabulary with its idf weights, both decision thresholds chosen on a validation split, the
+embedder name, the sha256 of the training file and the validation precision/recall. `train` rebuilds it from a labelled JSONL file
 (``{"id", "text", "label"}``, label a topic or ``none``); `rag detect train-personal-matters` runs it.
 
 The embedding function is injected (this package never imports `indexing`): any
@@ -17,8 +22,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +41,7 @@ TARGET_PRECISION = 0.95       # threshold: the lowest one (>= 0.5) with this val
 C = 4.0                       # inverse regularisation strength of both regressions
 MAX_SENTENCES = 40            # long texts: at most this many sentences are scored (plus the whole text)
 _BOUNDARY = re.compile(r"(?<=[.!?])\s+|\n+")  # sentence end followed by space, or a line break ("$0.30" stays whole)
+_WORD = re.compile(r"(?u)\b\w\w+\b")          # scikit-learn's default token pattern
 
 
 @dataclass(frozen=True)
@@ -48,11 +56,14 @@ class MatterScore:
 
 @dataclass(frozen=True)
 class PersonalMatterModel:
-    """Two logistic regressions over sentence embeddings: personal matter or not (binary, its
-    probability is the score), and which topic (multinomial, fitted on the positives only).
+    """Personal matter or not (two binary regressions, over the embedding and over TF-IDF n-grams;
+    the score is the mean of their probabilities), and which topic (multinomial over the embedding,
+    fitted on the positives only).
 
     Attributes:
-        coef, intercept: the binary model (shape (dim,) and a float).
+        coef, intercept: the embedding's binary model (shape (dim,) and a float).
+        vocabulary, idf, ngram_coef, ngram_intercept: the n-gram view's terms, their idf weights and
+            its binary model.
         topics, topic_coef, topic_intercept: the topic model.
         threshold: score at which a finding stands alone (chosen for validation precision).
         weak_threshold: score at which a finding counts next to a person or group (chosen for
@@ -61,6 +72,10 @@ class PersonalMatterModel:
 
     coef: np.ndarray
     intercept: float
+    vocabulary: tuple[str, ...]
+    idf: np.ndarray
+    ngram_coef: np.ndarray
+    ngram_intercept: float
     topics: tuple[str, ...]
     topic_coef: np.ndarray
     topic_intercept: np.ndarray
@@ -82,7 +97,9 @@ class PersonalMatterModel:
         if not path.is_file():
             raise FileNotFoundError(f"personal-matter model {path} not found; run `rag detect train-personal-matters`")
         d = json.loads(path.read_text(encoding="utf-8"))
-        return cls(np.asarray(d["coef"], dtype=np.float32), float(d["intercept"]), tuple(d["topics"]),
+        return cls(np.asarray(d["coef"], dtype=np.float32), float(d["intercept"]), tuple(d["vocabulary"]),
+                   np.asarray(d["idf"], dtype=np.float32), np.asarray(d["ngram_coef"], dtype=np.float32),
+                   float(d["ngram_intercept"]), tuple(d["topics"]),
                    np.asarray(d["topic_coef"], dtype=np.float32), np.asarray(d["topic_intercept"], dtype=np.float32),
                    float(d["threshold"]), float(d["weak_threshold"]), str(d["embedder"]), str(d["training_sha256"]),
                    dict(d.get("validation", {})))
@@ -96,17 +113,43 @@ class PersonalMatterModel:
             "threshold": round(self.threshold, 6), "weak_threshold": round(self.weak_threshold, 6),
             "validation": self.validation, "intercept": round(self.intercept, 6), "topics": list(self.topics),
             "topic_intercept": rounded(self.topic_intercept), "coef": rounded(self.coef),
-            "topic_coef": rounded(self.topic_coef),
+            "topic_coef": rounded(self.topic_coef), "ngram_intercept": round(self.ngram_intercept, 6),
+            "vocabulary": list(self.vocabulary), "idf": rounded(self.idf), "ngram_coef": rounded(self.ngram_coef),
         }
         Path(path).write_text(json.dumps(data) + "\n", encoding="utf-8")
 
     # --- scoring ---------------------------------------------------------------------------------
-    def matter_scores(self, vectors: np.ndarray) -> tuple[np.ndarray, list[str]]:
-        """Per vector: P(personal matter) and the most likely topic."""
+    def matter_scores(self, texts: Sequence[str], vectors: np.ndarray) -> tuple[np.ndarray, list[str]]:
+        """Per text (with its embedding): the personal-matter score and the most likely topic."""
         vectors = np.asarray(vectors, dtype=np.float32)
-        scores = 1.0 / (1.0 + np.exp(-(vectors @ self.coef + self.intercept)))
+        by_meaning = _sigmoid(vectors @ self.coef + self.intercept)
+        by_words = _sigmoid(np.asarray([self._ngram_logit(t) for t in texts], dtype=np.float32))
         topic_logits = vectors @ self.topic_coef.T + self.topic_intercept
-        return scores, [self.topics[int(i)] for i in np.argmax(topic_logits, axis=1)]
+        return (by_meaning + by_words) / 2, [self.topics[int(i)] for i in np.argmax(topic_logits, axis=1)]
+
+    @cached_property
+    def _term_index(self) -> dict[str, int]:
+        return {term: i for i, term in enumerate(self.vocabulary)}
+
+    def _ngram_logit(self, text: str) -> float:
+        """The n-gram regression's logit over the text's sublinear, L2-normalised TF-IDF row (computed
+        sparsely, as scikit-learn's `TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)` builds it)."""
+        counts = Counter(self._term_index[t] for t in ngrams(text) if t in self._term_index)
+        if not counts:
+            return self.ngram_intercept
+        cols = np.fromiter(counts, dtype=np.int64)
+        weights = (1.0 + np.log(np.fromiter(counts.values(), dtype=np.float32))) * self.idf[cols]
+        return float(weights @ self.ngram_coef[cols] / np.linalg.norm(weights) + self.ngram_intercept)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def ngrams(text: str) -> list[str]:
+    """Lower-cased word unigrams and bigrams, tokenised as scikit-learn's `TfidfVectorizer` does."""
+    words = _WORD.findall(text.lower())
+    return words + [f"{a} {b}" for a, b in zip(words, words[1:])]
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
@@ -136,8 +179,8 @@ def score_texts(model: PersonalMatterModel, embed: Embed, texts: Sequence[str]) 
             units.append((i, spans[0][0], spans[-1][1]))
     if not units:
         return [None] * len(texts)
-    vectors = embed([texts[i][s:e] for i, s, e in units])
-    scores, topics = model.matter_scores(np.asarray(vectors))
+    unit_texts = [texts[i][s:e] for i, s, e in units]
+    scores, topics = model.matter_scores(unit_texts, np.asarray(embed(unit_texts)))
     best: list[MatterScore | None] = [None] * len(texts)
     for (i, s, e), score, topic in zip(units, scores, topics, strict=True):
         current = best[i]
@@ -202,22 +245,38 @@ def train(path: str | Path, embed: Embed, embedder_name: str) -> PersonalMatterM
     The stored validation figures are those of the training-split model at the chosen thresholds.
     """
     rows = load_rows(path)
-    vectors = np.asarray(embed([r["text"] for r in rows]), dtype=np.float32)
+    texts = [r["text"] for r in rows]
+    vectors = np.asarray(embed(texts), dtype=np.float32)
     labels = np.asarray([r["label"] for r in rows])
     positive = labels != NONE
     val = np.asarray([is_validation(r["id"]) for r in rows])
-    first = _fit(vectors[~val], positive[~val], balanced=True)
-    scores = first.predict_proba(vectors[val])[:, 1]
+    sha256 = file_sha256(path)
+    first = _fitted([t for t, v in zip(texts, val) if not v], vectors[~val], labels[~val], embedder_name, sha256)
+    scores, _ = first.matter_scores([t for t, v in zip(texts, val) if v], vectors[val])
     threshold, weak = choose_thresholds(scores, positive[val])
     validation = {"rows": int(val.sum()), "positives": int(positive[val].sum()),
                   "strong": _figures(scores, positive[val], threshold), "weak": _figures(scores, positive[val], weak)}
-    final = _fit(vectors, positive, balanced=True)
+    final = _fitted(texts, vectors, labels, embedder_name, sha256)
+    return replace(final, threshold=threshold, weak_threshold=weak, validation=validation)
+
+
+def _fitted(texts: Sequence[str], vectors: np.ndarray, labels: np.ndarray, embedder_name: str,
+            sha256: str) -> PersonalMatterModel:
+    """Both binary regressions and the topic regression fitted on these rows (thresholds not yet chosen)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    positive = labels != NONE
+    meaning = _fit(vectors, positive, balanced=True)
+    vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)
+    words = _fit(vectorizer.fit_transform(texts), positive, balanced=True)
     topic = _fit(vectors[positive], labels[positive], balanced=False)
-    return PersonalMatterModel(final.coef_[0].astype(np.float32), float(final.intercept_[0]),
-                               tuple(str(c) for c in topic.classes_), topic.coef_.astype(np.float32),
-                               topic.intercept_.astype(np.float32), threshold, weak, embedder_name,
-                               file_sha256(path), validation)
+    return PersonalMatterModel(
+        meaning.coef_[0].astype(np.float32), float(meaning.intercept_[0]),
+        tuple(str(t) for t in vectorizer.get_feature_names_out()), vectorizer.idf_.astype(np.float32),
+        words.coef_[0].astype(np.float32), float(words.intercept_[0]),
+        tuple(str(c) for c in topic.classes_), topic.coef_.astype(np.float32), topic.intercept_.astype(np.float32),
+        threshold=0.5, weak_threshold=0.5, embedder=embedder_name, training_sha256=sha256)
 
 
 __all__ = ["TOPICS", "NONE", "Embed", "MatterScore", "PersonalMatterModel", "score_texts", "sentence_spans",
-           "train", "load_rows", "file_sha256", "is_validation"]
+           "train", "ngrams", "load_rows", "file_sha256", "is_validation"]

@@ -90,6 +90,12 @@ def test_when_contact_detail_in_other_formats_then_confidential(detector, text, 
         ("my authenticator code is 604 218, it keeps expiring", True),         # a one-time code
         ("curl -H 'Authorization: Bearer 1c9e4b7a-58d2-4f03-a6b1-0e7d3c92f5aa' https://api.example.com", True),
         ("How often should one-time codes expire?", False),
+        ("curl -H 'Authorization: Basic cm9vdDpNYXJsaW4tOTk0' https://intranet.example", True),  # basic auth
+        ("mysqldump -u backup -pQuokka#2231 sales > dump.sql", True),            # a password flag
+        ("run mkdir -p /srv/www and docker run -p 8080:80 web", False),          # flags that are not
+        ("vpn in as ops with password heron4417 then restart it", True),
+        ("my seed phrase is: lake copper ribbon salt mirror eagle fern quiet dune pilot maple swan", True),
+        ("We offer basic training in 12 languages.", False),
     ],
 )
 def test_when_secret_or_placeholder_then_only_the_secret_is_restricted(detector, text, sensitive):
@@ -115,7 +121,20 @@ def test_when_document_passage_then_personal_matter_needs_a_named_person(detecto
     assert (detection.level >= C) == sensitive, detection
 
 
+@pytest.mark.parametrize("text, as_passage, sensitive", [
+    ("Our Leeds office is at 4 Quarry Row, Leeds LS1 4AP.", True, False),   # the company's address on a page
+    ("Our Leeds office is at 4 Quarry Row, Leeds LS1 4AP.", False, True),   # typed by a user: not demoted
+    ("Meet me at Bellfield Ltd, 88 Corran Crescent, Tarbet", False, True),
+])
+def test_when_office_address_then_demoted_only_in_a_document_passage(detector, text, as_passage, sensitive):
+    detection = detector.classify(text, passages=as_passage)
+
+    assert (detection.level >= C) == sensitive, detection
+
+
 @pytest.mark.parametrize("text", [
+    r"Name: Odile Farrant\nAddress: Kestrel Yard and Moss 14",              # escaped line breaks, pasted
+    "Parcel for Lucan Orme, 2767 40th Street, Calgary",                      # a numbered street
     "shipping to my flat: 7-2-118, Begumpet, Hyderabad 500016",
     "Send the badge to Rei Aoki, 〒150-0002 Tokyo, Shibuya-ku 2-21-1",
     "home address for the courier: B-14 Sector 62 Noida 201309",

@@ -94,6 +94,16 @@ def test_when_phone_is_decimal_then_dropped(value, kept):
     assert keep_phone(value, 0, len(value)) is kept
 
 
+@pytest.mark.parametrize("text, span, kept", [
+    ("blocked at 194.252.83.110 again", "194.252.83", False),     # digits inside an IPv4 address
+    ("ring 503.555.0130 today", "503.555.0130", True),            # a dotted phone number is not an address
+])
+def test_when_phone_digits_sit_inside_an_ip_address_then_dropped(text, span, kept):
+    start = text.index(span)
+
+    assert keep_phone(text, start, start + len(span)) is kept
+
+
 @pytest.mark.parametrize("email, role", [("support@acme.example", True), ("jane.doe@acme.example", False)])
 def test_when_role_mailbox_then_not_a_person(email, role):
     assert is_role_email(email, 0, len(email), ["support", "press"]) is role

@@ -44,3 +44,12 @@ def test_when_text_after_a_rewritten_run_then_offsets_shift_back():
     name = norm.text.index("Maria")
 
     assert text[slice(*norm.span(name, name + 5))] == "Maria"
+
+
+def test_when_escaped_line_breaks_pasted_then_they_read_as_line_breaks_and_map_back():
+    text = r"Name: Ada\nAddress: 12 Elm Row\r\nLeeds"
+    norm = normalize(text)
+
+    assert norm.text == "Name: Ada\nAddress: 12 Elm Row\nLeeds" and norm.changed
+    start, end = norm.span(norm.text.index("Leeds"), len(norm.text))
+    assert text[start:end] == "Leeds"

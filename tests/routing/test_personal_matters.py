@@ -100,6 +100,18 @@ def test_when_scores_computed_then_they_are_probabilities():
     model = PersonalMatterModel.load(MODEL)
     vectors = np.random.default_rng(0).normal(size=(5, model.coef.shape[0])).astype(np.float32)
 
-    scores, topics = model.matter_scores(vectors)
+    scores, topics = model.matter_scores(["a", "", "was she fired", "x y z", "Ünïcode wörds"], vectors)
 
     assert ((scores >= 0) & (scores <= 1)).all() and set(topics) <= set(TOPICS)
+
+
+@pytest.mark.parametrize("text", ["Did Oskar get the raise?", "  ", "was she fired?? was she FIRED", "naïve café-owner's debt"])
+def test_when_ngram_view_scores_then_it_equals_scikit_learns_tfidf_pipeline(text):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    model = PersonalMatterModel.load(MODEL)
+    vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, vocabulary=list(model.vocabulary))
+    vectorizer.idf_ = model.idf.astype(np.float64)
+    expected = vectorizer.transform([text]).toarray()[0] @ model.ngram_coef + model.ngram_intercept
+
+    assert model._ngram_logit(text) == pytest.approx(expected, abs=1e-4)
