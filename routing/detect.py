@@ -29,9 +29,9 @@ from routing.detection_config import (
     DetectionConfig,
     PredefinedSpec,
     RecognizerSpec,
-    can_escalate,
     caps_to_title,
     demote,
+    escalation_windows,
     escalate,
     is_role_email,
     keep_credential,
@@ -259,20 +259,22 @@ class PresidioDetector:
 
     def _detections(self, norms: list[Normalized], artifacts: list[Any], passages: bool) -> list[Detection]:
         """Presidio over each normalised text with its parse, plus the classifier's findings where they
-        can change the result: always for what a user wrote; for a passage only when a rule could raise
-        them (a name, an id or an address nearby), since alone they are `passage_level`."""
+        can change the result: always for what a user wrote; in a passage only the sentences near a
+        finding a rule could tie them to (a name, an id), since alone they are `passage_level`."""
         kind = "passage" if passages else "query"
         found = [self._presidio_findings(norm.text, artifact) for norm, artifact in zip(norms, artifacts, strict=True)]
-        scored = [i for i, f in enumerate(found) if self._classifier_counts(f, kind)]
-        matters = dict(zip(scored, self._matter_findings([norms[i].text for i in scored], passages), strict=True))
+        windows = [self._classifier_windows(f, kind) for f in found]
+        scored = [i for i, w in enumerate(windows) if w is None or w]
+        matters = dict(zip(scored, self._matter_findings([norms[i].text for i in scored], passages,
+                                                         [windows[i] for i in scored]), strict=True))
         return [Detection.from_findings(_to_original(self._finish(f, matters.get(i, []), kind), norms[i]))
                 for i, f in enumerate(found)]
 
-    def _classifier_counts(self, findings: Sequence[Finding], kind: str) -> bool:
+    def _classifier_windows(self, findings: Sequence[Finding], kind: str) -> list[tuple[int, int]] | None:
+        """Where the classifier's findings count: None everywhere, else only within these spans."""
         if kind == "query" or self.config.personal_matters.passage_level > Level.PUBLIC:
-            return True
-        present = {f.entity_type for f in findings}
-        return can_escalate(PERSONAL_MATTER, present, self.config.escalations, kind)
+            return None
+        return escalation_windows(PERSONAL_MATTER, findings, self.config.escalations, kind)
 
     def _classify_parsed(self, texts: list[str], passages: bool) -> tuple[list[Detection], list[Any]]:
         norms, prepared = self._prepare(texts)
@@ -286,13 +288,14 @@ class PresidioDetector:
             artifacts[i] = artifact
         return self._detections(norms, artifacts, passages), docs
 
-    def _matter_findings(self, texts: list[str], passages: bool = False) -> list[list[Finding]]:
+    def _matter_findings(self, texts: list[str], passages: bool = False,
+                         windows: Sequence[list[tuple[int, int]] | None] | None = None) -> list[list[Finding]]:
         model, settings = self._matter_model, self.config.personal_matters
         if model is None or self.embed is None:
             return [[] for _ in texts]
         out: list[list[Finding]] = []
         weak = model.weak_threshold if settings.weak_threshold is None else settings.weak_threshold
-        for best in score_texts(model, self.embed, texts):
+        for best in score_texts(model, self.embed, texts, windows):
             if best is None or round(best.score, 3) < weak:
                 out.append([])
                 continue

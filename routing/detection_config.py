@@ -279,16 +279,22 @@ def escalate(findings: Sequence[Finding], rules: Sequence[EscalationRule], kind:
     return [replace(f, level=raised[i][0], rule=raised[i][1]) if i in raised else f for i, f in enumerate(findings)]
 
 
-def can_escalate(entity: str, present: Iterable[str], rules: Sequence[EscalationRule], kind: str = "query") -> bool:
-    """True when a rule for `kind` that names `entity` could fire on a text holding an `entity` finding and
-    findings of the types in `present` (distances ignored): every other group of the rule is present.
-    A detector may skip computing `entity` findings that are public alone when this is False."""
-    types = set(present)
+def escalation_windows(entity: str, findings: Sequence[Finding], rules: Sequence[EscalationRule],
+                       kind: str = "query") -> list[tuple[int, int]]:
+    """The spans where an `entity` finding would make a rule for `kind` fire with these `findings`: within
+    the rule's `max_gap` of a finding of each other group (two-group rules: of the first group's finding).
+    Empty: no such rule could fire, so a detector may skip computing `entity` findings that are public alone."""
+    windows: list[tuple[int, int]] = []
     for rule in (r for r in rules if kind in r.applies_to):
-        groups = [set(group) for group in rule.when]
-        if any(entity in g for g in groups) and all(entity in g or g & types for g in groups):
-            return True
-    return False
+        others = [set(group) for group in rule.when if entity not in group]
+        if len(others) == len(rule.when):
+            continue  # the rule does not name `entity`
+        near = [[f for f in findings if f.entity_type in group] for group in others]
+        if not all(near):
+            continue
+        gap = 10**9 if rule.max_gap is None else rule.max_gap
+        windows += [(max(0, f.start - gap), f.end + gap) for f in near[0]]
+    return windows
 
 
 def demote(findings: Sequence[Finding], rules: Sequence[EscalationRule], kind: str = "query") -> list[Finding]:
@@ -356,6 +362,7 @@ __all__ = [
     "PersonFilter",
     "RecognizerSpec",
     "caps_to_title",
+    "escalation_windows",
     "demote",
     "escalate",
     "is_role_email",

@@ -166,17 +166,20 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     return spans[:MAX_SENTENCES]
 
 
-def score_texts(model: PersonalMatterModel, embed: Embed, texts: Sequence[str]) -> list[MatterScore | None]:
+def score_texts(model: PersonalMatterModel, embed: Embed, texts: Sequence[str],
+                windows: Sequence[Sequence[tuple[int, int]] | None] | None = None) -> list[MatterScore | None]:
     """The best-scoring unit (a sentence, or the whole text when it has several) of each text.
 
-    One `embed` call for the whole batch. Empty texts get None.
+    `windows[i]`, when given and not None, limits text i to the units that overlap one of its spans
+    (the rest are not embedded). One `embed` call for the whole batch. Texts with no unit get None.
     """
     units: list[tuple[int, int, int]] = []
     for i, text in enumerate(texts):
         spans = sentence_spans(text)
-        units += [(i, s, e) for s, e in spans]
         if len(spans) > 1:
-            units.append((i, spans[0][0], spans[-1][1]))
+            spans.append((spans[0][0], spans[-1][1]))
+        near = None if windows is None else windows[i]
+        units += [(i, s, e) for s, e in spans if near is None or any(s <= we and ws <= e for ws, we in near)]
     if not units:
         return [None] * len(texts)
     unit_texts = [texts[i][s:e] for i, s, e in units]

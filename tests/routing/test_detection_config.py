@@ -12,8 +12,8 @@ from routing.detection_config import (
     PersonFilter,
     caps_to_title,
     demote,
-    can_escalate,
     escalate,
+    escalation_windows,
     is_role_email,
     keep_credential,
     keep_person,
@@ -150,17 +150,17 @@ def test_when_config_invalid_then_error_names_the_problem(tmp_path, yaml_text, e
 
 
 @pytest.mark.parametrize("present, kind, expected", [
-    ({"PERSON"}, "passage", True),            # a name: the matter could make the passage confidential
-    ({"EMPLOYEE_ID"}, "passage", True),
-    ({"PERSON_ROLE"}, "passage", False),      # "your manager" counts only in what users write
-    ({"PERSON_ROLE"}, "query", True),
-    (set(), "passage", False),                # nothing to tie the matter to: public alone, skip it
+    ([f("PERSON", 200, 210)], "passage", [(80, 330)]),   # a name: the matter could make the passage confidential
+    ([f("EMPLOYEE_ID", 0, 8)], "passage", [(0, 128)]),
+    ([f("PERSON_ROLE", 0, 8)], "passage", []),           # "your manager" counts only in what users write
+    ([f("PERSON_ROLE", 0, 8)], "query", [(0, 128)]),
+    ([], "passage", []),                                 # nothing to tie the matter to: public alone, skip it
 ])
-def test_when_partners_present_then_classifier_can_escalate(present, kind, expected):
+def test_when_partners_present_then_classifier_windows_surround_them(present, kind, expected):
     rules = [
         EscalationRule(name="q", when=[["PERSON", "PERSON_ROLE"], ["PERSONAL_MATTER"]], raise_to="confidential",
                        applies_to=["query"]),
         EscalationRule(name="p", when=[["PERSON", "EMPLOYEE_ID"], ["PERSONAL_MATTER"]], raise_to="confidential",
                        applies_to=["passage"]),
     ]
-    assert can_escalate("PERSONAL_MATTER", present, rules, kind) == expected
+    assert escalation_windows("PERSONAL_MATTER", present, rules, kind) == expected

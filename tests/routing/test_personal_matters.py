@@ -115,3 +115,23 @@ def test_when_ngram_view_scores_then_it_equals_scikit_learns_tfidf_pipeline(text
     expected = vectorizer.transform([text]).toarray()[0] @ model.ngram_coef + model.ngram_intercept
 
     assert model._ngram_logit(text) == pytest.approx(expected, abs=1e-4)
+
+
+@pytest.mark.slow
+def test_when_windows_given_then_only_units_overlapping_them_are_scored(embedder):
+    model = PersonalMatterModel.load(MODEL)
+    text = "Quentin has been signed off with depression. The canteen opens at nine."
+    canteen = text.index("The canteen")
+    calls: list[list[str]] = []
+
+    def embed(texts):
+        calls.append(list(texts))
+        return embedder.embed(texts)
+
+    [near_name] = score_texts(model, embed, [text], [[(0, 7)]])
+    [far] = score_texts(model, embed, [text], [[(canteen, canteen + 3)]])
+    [nothing] = score_texts(model, embed, [text], [[]])
+
+    assert near_name.start == 0 and near_name.score >= model.weak_threshold
+    assert text[far.start:far.end] != text[:canteen].strip() and far.score < near_name.score
+    assert nothing is None and text[:canteen].strip() not in calls[1]
