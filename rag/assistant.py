@@ -25,7 +25,7 @@ from routing.errors import BackendUnavailable, RefusedError, SensitiveBackendDow
 from routing.findings import Finding
 from routing.levels import Level
 from routing.policy import DETECTION_FAILED, Decision, RoutingPolicy
-from routing.router import Classifier, ContextItem, Evidence, RouteRequest, Router, count_tokens
+from routing.router import Classifier, ContextItem, Evidence, RouteRequest, Routed, Router, count_tokens
 
 if TYPE_CHECKING:  # pragma: no cover
     from rag.retriever import Retriever
@@ -186,18 +186,9 @@ class Assistant:
         history = [dict(m) for m in history or []]
         check_prompt_size(question, history, self.limits)
 
-        t0 = time.perf_counter()
-        hits = self.retriever.search(question, groups=principal.groups, k=top_k or self.top_k,
-                                     mode=self.search_mode)
-        latencies["retrieve"] = time.perf_counter() - t0
-
-        t0 = time.perf_counter()
-        request = RouteRequest((question, *(m.get("content", "") for m in history)),
-                               tuple(build_messages(question, history, hits)),
-                               tuple(self._context_item(h) for h in hits))
-        routed = self.router.route(request)
-        latencies["route"] = time.perf_counter() - t0
-
+        hits, request, routed = retrieve_and_route(self.retriever, self.router, question, history, principal.groups,
+                                                   k=top_k or self.top_k, mode=self.search_mode,
+                                                   context_item=self._context_item, latencies=latencies)
         evidence = routed.evidence
         answer = Answer(request_id=request_id or uuid.uuid4().hex, text="", citations=[],
                         route=routed.decision.route, reasons=list(routed.decision.reasons),
@@ -361,6 +352,30 @@ def server_marked_down(assistant: Assistant) -> Assistant:
     local.backends = {**assistant.backends, "server": _MarkedDown(assistant.backends["server"])}
     local.router = Router(local.detector, local.policy, local._health, timeout_s=local.detection_timeout_s)
     return local
+
+
+def retrieve_and_route(retriever: "Retriever", router: Router, question: str, history: Sequence[Mapping[str, str]],
+                       groups: Sequence[str] | None, *, k: int, mode: str,
+                       context_item: Callable[[SearchHit], ContextItem],
+                       latencies: dict[str, float]) -> tuple[list[SearchHit], RouteRequest, Routed]:
+    """The query path before generation: retrieval, and the routing decision on the prompt it makes.
+
+    What the user wrote does not depend on the hits, so its detection starts first and runs while
+    retrieval does (in a detection worker process, or on a thread); `Router.route` then waits for it,
+    analyses the stale passages within what is left of the same budget, and decides. Sets
+    `latencies["retrieve"]` and `latencies["route"]` (the wait after retrieval: detection left, policy).
+    """
+    user_texts = (question, *(m.get("content", "") for m in history))
+    pending = router.start(user_texts)
+    t0 = time.perf_counter()
+    hits = retriever.search(question, groups=groups, k=k, mode=mode)
+    latencies["retrieve"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    request = RouteRequest(user_texts, tuple(build_messages(question, history, hits)),
+                           tuple(context_item(h) for h in hits))
+    routed = router.route(request, evidence=pending)
+    latencies["route"] = time.perf_counter() - t0
+    return hits, request, routed
 
 
 def capped(hits: Sequence[SearchHit], limit: int | None) -> list[SearchHit]:
