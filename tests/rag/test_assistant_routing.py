@@ -5,6 +5,9 @@ tests/test_routing_safety_e2e.py and tests/rag/test_api_e2e.py.
 """
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 
 from indexing.types import Classification, SearchHit
@@ -281,3 +284,52 @@ def test_when_route_model_has_max_passages_then_only_its_best_passages_are_sent(
     assert answer.route == route and [c.chunk_id for c in answer.citations] == passages
     assert [f"[{n}] T{c[1:]}" in "".join(m["content"] for m in sent) for n, c in enumerate(passages, 1)] == [True] * len(passages)
     assert f"T{len(passages) + 1}:" not in "".join(m["content"] for m in sent)
+
+
+class SignallingDetector(FakeDetector):
+    """Signals when it starts analysing what the user wrote; can take `delay_s` per call."""
+
+    def __init__(self, delay_s: float = 0.0) -> None:
+        super().__init__()
+        self.delay_s, self.user_text_started = delay_s, threading.Event()
+
+    def classify_many(self, texts, timeout_s=None, passages=False):
+        if not passages:
+            self.user_text_started.set()
+        time.sleep(self.delay_s)
+        return super().classify_many(texts, timeout_s)
+
+
+class WaitingRetriever(StampedRetriever):
+    """Records whether the question was already being analysed when retrieval ran; takes `delay_s`."""
+
+    def __init__(self, detector: SignallingDetector, delay_s: float = 0.0, stamp: str = STAMP) -> None:
+        super().__init__("Register", "SSN 536-90-4399")
+        self.hit.label_stamp = stamp
+        self.detector, self.delay_s, self.overlapped = detector, delay_s, None
+
+    def search(self, query, *, groups, k, mode):
+        self.overlapped = self.detector.user_text_started.wait(5)
+        time.sleep(self.delay_s)
+        return super().search(query, groups=groups, k=k, mode=mode)
+
+
+def test_when_answering_then_question_is_analysed_while_retrieval_runs():
+    detector = SignallingDetector()
+    retriever = WaitingRetriever(detector, stamp="older-detector:abc")  # a stale passage: analysed after
+    answer = _stamped(FakeBackend("local"), FakeBackend("server"), retriever, detector).answer("Returns?", READER)
+
+    assert retriever.overlapped is True
+    assert answer.route == "local" and any(r.startswith("context contains US_SSN") for r in answer.reasons)
+    assert {"retrieve", "route"} <= set(answer.latencies)
+
+
+def test_when_retrieval_outlasts_the_detection_budget_then_stale_passage_fails_closed():
+    detector = SignallingDetector()
+    retriever = WaitingRetriever(detector, delay_s=0.2, stamp="older-detector:abc")
+    assistant = Assistant(retriever, detector, {"local": FakeBackend("local"), "server": FakeBackend("server")},
+                          RoutingPolicy(), label_stamp=STAMP, detection_timeout_s=0.1)
+
+    answer = assistant.answer("How long do returns take?", READER)
+
+    assert answer.route == "local" and any("detection failed" in r for r in answer.reasons)

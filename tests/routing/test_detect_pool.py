@@ -12,7 +12,7 @@ from routing.detect_pool import DetectionPool
 from routing.errors import DetectionError
 from routing.levels import Level
 from routing.policy import RoutingPolicy
-from routing.router import RouteRequest, Router
+from routing.router import ContextItem, RouteRequest, Router
 
 pytestmark = pytest.mark.slow
 RECOGNIZERS = Path(__file__).resolve().parents[2] / "routing" / "recognizers.yaml"
@@ -44,6 +44,19 @@ def test_when_one_request_stalls_then_its_worker_is_replaced_and_the_next_reques
 
     benign = router.route(RouteRequest.for_text("What is the travel policy?")).decision
     assert benign.route == "server"
+
+
+def test_when_detection_started_before_retrieval_times_out_then_route_fails_closed(pool):
+    tight = Router(pool, RoutingPolicy(), lambda: {"local": True, "server": True}, timeout_s=0.25)
+    respawned = pool.respawned
+    request = RouteRequest((PATHOLOGICAL,), ({"role": "user", "content": PATHOLOGICAL},),
+                           (ContextItem("c1", "Travel: book economy class.", Level.PUBLIC, None),))
+
+    routed = tight.route(request, evidence=tight.start(request.user_texts))
+
+    assert routed.evidence.query is None and routed.evidence.context is None  # fail closed, passages too
+    assert routed.decision.route == "local" and any("detection failed" in r for r in routed.decision.reasons)
+    assert pool.respawned == respawned + 1  # the stalled worker was stopped for real
 
 
 def test_when_worker_classifies_then_results_match_the_in_process_detector(pool):
