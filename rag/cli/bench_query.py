@@ -2,13 +2,18 @@
 without an ACL filter that hides 90% of the chunks; and recall@10 of the approximate FAISS index.
 
 Corpora are synthetic (`bench_corpus`: clustered random embeddings, pseudo-word texts, a graph), written
-through the real store and graph. Stages: `retrieve` per mode (the question is embedded by the real model),
-`detect` (the question through the real Presidio detector: `Router.evidence`, passages' stored labels taken
-as current), `route` (prompt assembly and `Router.route`: token count and the policy, both backends up).
-The CPU column is the calling thread's: `detect` shows ~0 there because the router runs detection on a
-worker thread under its time budget (read its wall time). `before_generation` = retrieve (default
-mode) + detect + route. recall@10: the index the store uses (IVF from `--ann-threshold` chunks on) against
-an exact flat index over the same vectors, for queries near the clusters, with and without the ACL filter.
+through the real store and graph. Detection runs on the query path's detector (`Runtime.query_detector`: the
+worker-process pool, or in-process with RAG_DETECTION_WORKERS=0); passages' stored labels are taken as
+current. Stages: `retrieve` per mode (the question is embedded by the real model), `detect` (the question
+alone: `Router.evidence`), `route` (prompt assembly and `Router.route` on that evidence: token count and the
+policy, both backends up). Then the whole path before generation, each as the wall time of one real call:
+`before_generation` = `rag.assistant.retrieve_and_route` as the assistant runs it (the question's detection
+starts first and overlaps retrieval), `route_after_retrieval` its part after retrieval (what is left of
+detection, then the policy), and `before_generation_sequential` = the former order (retrieve, then detect,
+then route), alternating which of the two runs first. The CPU column is the calling thread's: detection
+runs in a worker process or on a thread (read its wall time). recall@10: the index the store uses (IVF from
+`--ann-threshold` chunks on) against an exact flat index over the same vectors, for queries near the
+clusters, with and without the ACL filter.
 """
 from __future__ import annotations
 
@@ -55,22 +60,34 @@ def bench_query_cmd(sizes: str, n_queries: int, modes: str, ann_threshold: int |
     use_compute_threads(settings.api_compute_threads)  # as the API process does
     runtime.embedder.warm_up()
     runtime.detector.warm_up()
+    runtime.query_detector.warm_up()
     report: dict[str, Any] = {"synthetic_embeddings": True, "ann_threshold": threshold, "nprobe": probes,
                               "compute_threads": settings.api_compute_threads,
+                              "detector": _detector_kind(runtime),
                               "default_mode": settings.search_mode, "sizes": {}}
-    for size in size_list:
-        with tempfile.TemporaryDirectory(prefix="rag-bench-query-") as tmp:
-            report["sizes"][str(size)] = _bench_size(runtime, Path(tmp), size, n_queries, mode_list, threshold,
-                                                     probes)
-        if not as_json:
-            click.echo(_size_text(size, report["sizes"][str(size)]))
+    try:
+        for size in size_list:
+            with tempfile.TemporaryDirectory(prefix="rag-bench-query-") as tmp:
+                report["sizes"][str(size)] = _bench_size(runtime, Path(tmp), size, n_queries, mode_list, threshold,
+                                                         probes)
+            if not as_json:
+                click.echo(_size_text(size, report["sizes"][str(size)]))
+    finally:
+        runtime.close()
     report["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     report["load_average_1m_end"] = round(os.getloadavg()[0], 2)
     if as_json:
         common.emit(report, True)
     else:
         click.echo(f"peak RSS {report['peak_rss_mib']} MiB; load average {report['load_average_1m_end']} at the end "
-                   f"(embeddings synthetic: clustered random vectors; torch/FAISS threads {settings.api_compute_threads})")
+                   f"(embeddings synthetic: clustered random vectors; torch/FAISS threads {settings.api_compute_threads}; "
+                   f"detection: {report['detector']})")
+
+
+def _detector_kind(runtime: Any) -> str:
+    pool = runtime.query_detector
+    workers = getattr(pool, "size", None)
+    return f"{workers} worker processes" if workers else "in-process (a thread)"
 
 
 def _bench_size(runtime: Any, tmp: Path, size: int, n_queries: int, modes: list[str], threshold: int,
@@ -103,14 +120,15 @@ def _stages(runtime: Any, retriever: Any, questions: list[str], groups: Any, mod
     """Wall time of each stage, and the CPU time this thread spent on it (what an idle machine would take:
     with one compute thread, torch and FAISS run on the calling thread)."""
     from indexing.types import passage_text
-    from rag.assistant import build_messages
+    from rag.assistant import build_messages, retrieve_and_route
     from routing.levels import Level
-    from routing.router import ContextItem, RouteRequest
+    from routing.router import ContextItem, RouteRequest, Router
 
     s = runtime.settings
-    router = runtime.router({"local": True, "server": True})
+    router = Router(runtime.query_detector, runtime.policy, lambda: {"local": True, "server": True},
+                    timeout_s=s.detection_timeout_s)
     wall: dict[str, list[float]] = {f"retrieve_{m}": [] for m in modes}
-    wall.update(detect=[], route=[], before_generation=[])
+    wall.update(detect=[], route=[], before_generation_sequential=[], before_generation=[], route_after_retrieval=[])
     cpu: dict[str, list[float]] = {k: [] for k in wall}
 
     def timed(stage: str, fn: Callable[[], Any]) -> Any:
@@ -120,23 +138,33 @@ def _stages(runtime: Any, retriever: Any, questions: list[str], groups: Any, mod
         cpu[stage].append(time.thread_time() - c)
         return result
 
-    for question in questions:
+    def current(hit: Any) -> ContextItem:  # stored labels taken as current: no passage is analysed again
+        return ContextItem(hit.chunk_id, passage_text(hit.title, hit.text), Level(hit.label), ())
+
+    def sequential(question: str) -> None:  # the order before detection overlapped retrieval
+        hits = retriever.search(question, groups=groups, k=s.top_k, mode=s.search_mode)
+        router.route(RouteRequest((question,), tuple(build_messages(question, [], hits)),
+                                  tuple(current(h) for h in hits)))
+
+    def overlapped(question: str) -> None:
+        latencies: dict[str, float] = {}
+        retrieve_and_route(retriever, router, question, [], groups, k=s.top_k, mode=s.search_mode,
+                           context_item=current, latencies=latencies)
+        wall["route_after_retrieval"].append(latencies["route"])
+
+    for n, question in enumerate(questions):
         hits: list = []
         for mode in modes:
             found = timed(f"retrieve_{mode}", lambda: retriever.search(question, groups=groups, k=s.top_k, mode=mode))
             hits = found if mode == s.search_mode else hits
-        context = tuple(ContextItem(h.chunk_id, passage_text(h.title, h.text), Level(h.label), ()) for h in hits)
-        request = RouteRequest((question,), tuple(build_messages(question, [], hits)), context)
+        request = RouteRequest((question,), tuple(build_messages(question, [], hits)), tuple(current(h) for h in hits))
         evidence = timed("detect", lambda: router.evidence(request))
-
-        def route() -> None:
-            request_now = RouteRequest((question,), tuple(build_messages(question, [], hits)), context)
-            router.route(request_now, evidence=evidence)
-
-        timed("route", route)
-        for series in (wall, cpu):
-            retrieve = series.get(f"retrieve_{s.search_mode}", [0.0])[-1]
-            series["before_generation"].append(retrieve + series["detect"][-1] + series["route"][-1])
+        timed("route", lambda: router.route(RouteRequest((question,), tuple(build_messages(question, [], hits)),
+                                                         request.context), evidence=evidence))
+        paths = [("before_generation_sequential", sequential), ("before_generation", overlapped)]
+        for stage, path in paths[::1 if n % 2 else -1]:  # alternate which runs first
+            timed(stage, lambda: path(question))
+    cpu["route_after_retrieval"] = []
     return {stage: {**_percentiles(values), "cpu_p50_ms": _percentiles(cpu[stage]).get("p50_ms")}
             for stage, values in wall.items()}
 
@@ -189,8 +217,11 @@ def _size_text(size: int, result: dict) -> str:
     for label, stages in result["acl"].items():
         lines.append(f"  ACL {label}:")
         for stage, p in stages.items():
-            lines.append(f"    {stage:<22} p50 {p['p50_ms']:8.2f} ms   p95 {p['p95_ms']:8.2f} ms   "
-                         f"(CPU p50 {p['cpu_p50_ms']:7.2f} ms)")
+            cpu = f"(CPU p50 {p['cpu_p50_ms']:7.2f} ms)" if p.get("cpu_p50_ms") is not None else ""
+            lines.append(f"    {stage:<28} p50 {p['p50_ms']:8.2f} ms   p95 {p['p95_ms']:8.2f} ms   {cpu}")
+        seq, over = stages["before_generation_sequential"]["p50_ms"], stages["before_generation"]["p50_ms"]
+        lines.append(f"    before generation p50: sequential {seq:.1f} ms -> overlapped {over:.1f} ms "
+                     f"({over / seq:.2f}x)")
     r = result["recall_at_10"]
     lines.append(f"  FAISS {r['kind']} recall@10 vs exact: ACL off {r['off']['recall']} ({r['off']['mean_ms']} ms), "
                  f"ACL on {r['on_10pct']['recall']} ({r['on_10pct']['mean_ms']} ms)")
