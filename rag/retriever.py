@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
@@ -55,8 +57,10 @@ class Retriever:
         self.first_hop = first_hop
         self.bridge_candidates = bridge_candidates
 
-    def search(self, query: str, *, groups: Sequence[str] | None, k: int, mode: str = "all") -> list[SearchHit]:
-        """The k best chunks for `query` readable by `groups`.
+    def search(self, query: str, *, groups: Sequence[str] | None, k: int, mode: str = "all",
+               vector: np.ndarray | None = None) -> list[SearchHit]:
+        """The k best chunks for `query` readable by `groups`; `vector` is the query's embedding when the
+        caller already has it (`embed_query`), otherwise it is computed.
 
         Raises:
             ValueError: unknown mode or k < 1 (the message lists the modes).
@@ -66,26 +70,30 @@ class Retriever:
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}")
         if mode in ("dense", "bm25", "hybrid"):
-            return self.searcher.search(query, k, groups, mode)
+            return self.searcher.search(query, k, groups, mode, vector=vector)
         if self.graph is None:
             if mode == "graph":
                 raise ValueError("no knowledge graph is configured; use dense, bm25 or hybrid")
-            return self.searcher.search(query, k, groups, "hybrid")
+            return self.searcher.search(query, k, groups, "hybrid", vector=vector)
         if mode == "graph":
             graph_hits = self.graph.search(query, groups=groups, k=max(k, self.candidate_pool))
             hits = self.searcher.hits_for("graph", self._ranked(graph_hits))[:k]
         else:
-            hits, graph_hits = self._hybrid_with_bridges(query, groups, k)
+            hits, graph_hits = self._hybrid_with_bridges(query, groups, k, vector)
         paths = {hit.chunk_id: hit.paths for hit in graph_hits}
         for hit in hits:
             hit.graph_paths = [list(path) for path in paths.get(hit.chunk_id, [])]
         return hits
 
-    def _hybrid_with_bridges(self, query: str, groups: Sequence[str] | None,
-                             k: int) -> tuple[list[SearchHit], list["GraphHit"]]:
+    def embed_query(self, query: str, mode: str = "all") -> np.ndarray | None:
+        """The embedding `search` in `mode` would make of `query` (None when that mode does not embed it)."""
+        return self.searcher.embedder.embed([query])[0] if mode in ("dense", "hybrid", "all") else None
+
+    def _hybrid_with_bridges(self, query: str, groups: Sequence[str] | None, k: int,
+                             vector: np.ndarray | None = None) -> tuple[list[SearchHit], list["GraphHit"]]:
         """Mode "all": hybrid hits, the first `protected_hits` kept, the rest contested with the graph's
         second-hop candidates by RRF (`score` is the fused RRF score; the order is this slot policy)."""
-        vector = self.searcher.embedder.embed([query])[0]
+        vector = self.searcher.embedder.embed([query])[0] if vector is None else vector
         ranked = self.searcher.candidates(query, groups, max(k, self.candidate_pool), vector=vector)
         hybrid = self.searcher.fuse(ranked, max(k, self.first_hop))
         first_hop = [hit.chunk_id for hit in hybrid[:self.first_hop]]

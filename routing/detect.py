@@ -17,13 +17,15 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from routing.detection_config import (
     DetectionConfig,
@@ -44,7 +46,7 @@ from routing.findings import Detection, Finding
 from routing.first_names import first_names
 from routing.levels import Level
 from routing.normalize import Normalized, normalize
-from routing.personal_matters import Embed, PersonalMatterModel, score_texts
+from routing.personal_matters import Embed, PersonalMatterModel, reusing, score_texts
 from routing.secret_scan import secret_recognizer
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -178,8 +180,8 @@ class PresidioDetector:
         """
         return self.classify_many([text], timeout_s=timeout_s, passages=passages)[0]
 
-    def classify_many(self, texts: Sequence[str], timeout_s: float | None = None,
-                      passages: bool = False) -> list[Detection]:
+    def classify_many(self, texts: Sequence[str], timeout_s: float | None = None, passages: bool = False,
+                      vectors: Mapping[str, np.ndarray] | None = None) -> list[Detection]:
         """Classify many texts in one spaCy `pipe` pass (ingest: hundreds of chunks).
 
         Args:
@@ -188,6 +190,9 @@ class PresidioDetector:
             passages: the texts are document passages ("title: text"), not what a user wrote: the
                 personal-matter classifier alone does not make them sensitive, and only the escalation
                 rules that apply to passages run (see `PersonalMatterSettings`, `EscalationRule`).
+            vectors: text -> its embedding by this detector's own model, already made elsewhere (the
+                question's, made for retrieval): the personal-matter classifier reuses it for a unit of
+                exactly that text instead of embedding it again.
 
         Raises:
             DetectionError: analysis failed or timed out; no partial result is returned.
@@ -199,8 +204,8 @@ class PresidioDetector:
         budget = self.timeout_s if timeout_s is None else timeout_s
         with _fail_closed(len(texts)):
             if budget is None:
-                return self._classify_batch(texts, passages)
-            future = self._worker().submit(self._classify_batch, texts, passages)
+                return self._classify_batch(texts, passages, vectors)
+            future = self._worker().submit(self._classify_batch, texts, passages, vectors)
             try:
                 return future.result(timeout=budget)
             except FutureTimeout:
@@ -252,12 +257,14 @@ class PresidioDetector:
         norms = [normalize(t) for t in texts]
         return norms, [caps_to_title(n.text, self._caps_stop_words) for n in norms]
 
-    def _classify_batch(self, texts: list[str], passages: bool = False) -> list[Detection]:
+    def _classify_batch(self, texts: list[str], passages: bool = False,
+                        vectors: Mapping[str, np.ndarray] | None = None) -> list[Detection]:
         norms, prepared = self._prepare(texts)
         batch = self._engine.nlp_engine.process_batch(prepared, self.language, batch_size=self.batch_size)
-        return self._detections(norms, [artifacts for _, artifacts in batch], passages)
+        return self._detections(norms, [artifacts for _, artifacts in batch], passages, vectors)
 
-    def _detections(self, norms: list[Normalized], artifacts: list[Any], passages: bool) -> list[Detection]:
+    def _detections(self, norms: list[Normalized], artifacts: list[Any], passages: bool,
+                    vectors: Mapping[str, np.ndarray] | None = None) -> list[Detection]:
         """Presidio over each normalised text with its parse, plus the classifier's findings where they
         can change the result: always for what a user wrote; in a passage only the sentences near a
         finding a rule could tie them to (a name, an id), since alone they are `passage_level`."""
@@ -266,7 +273,7 @@ class PresidioDetector:
         windows = [self._classifier_windows(f, kind) for f in found]
         scored = [i for i, w in enumerate(windows) if w is None or w]
         matters = dict(zip(scored, self._matter_findings([norms[i].text for i in scored], passages,
-                                                         [windows[i] for i in scored]), strict=True))
+                                                         [windows[i] for i in scored], vectors), strict=True))
         return [Detection.from_findings(_to_original(self._finish(f, matters.get(i, []), kind), norms[i]))
                 for i, f in enumerate(found)]
 
@@ -289,13 +296,14 @@ class PresidioDetector:
         return self._detections(norms, artifacts, passages), docs
 
     def _matter_findings(self, texts: list[str], passages: bool = False,
-                         windows: Sequence[list[tuple[int, int]] | None] | None = None) -> list[list[Finding]]:
+                         windows: Sequence[list[tuple[int, int]] | None] | None = None,
+                         vectors: Mapping[str, np.ndarray] | None = None) -> list[list[Finding]]:
         model, settings = self._matter_model, self.config.personal_matters
         if model is None or self.embed is None:
             return [[] for _ in texts]
         out: list[list[Finding]] = []
         weak = model.weak_threshold if settings.weak_threshold is None else settings.weak_threshold
-        for best in score_texts(model, self.embed, texts, windows):
+        for best in score_texts(model, reusing(self.embed, vectors or {}), texts, windows):
             if best is None or round(best.score, 3) < weak:
                 out.append([])
                 continue

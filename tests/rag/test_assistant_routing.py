@@ -22,11 +22,18 @@ from routing.policy import RoutingPolicy
 READER = Principal("reader", ("all",))
 
 
-class FakeRetriever:
+class NoEmbedding:
+    """A retriever that makes no query embedding (`embed_query` None), as in a lexical mode."""
+
+    def embed_query(self, query, mode="all"):
+        return None
+
+
+class FakeRetriever(NoEmbedding):
     def __init__(self, label: Classification = Classification.PUBLIC) -> None:
         self.label = label
 
-    def search(self, query, *, groups, k, mode):
+    def search(self, query, *, groups, k, mode, vector=None):
         return [SearchHit(chunk_id="c1", doc_id="d1", source="a.md", title="A", text="Returns within 30 days.",
                           score=1.0, label=self.label, groups=("all",))]
 
@@ -127,14 +134,14 @@ def test_when_both_backends_fail_then_refused():
 STAMP = "detector-v1:test"
 
 
-class StampedRetriever:
+class StampedRetriever(NoEmbedding):
     """One passage whose stored label is current (stamp matches) and says public."""
 
     def __init__(self, title: str, text: str, findings: list | None = None) -> None:
         self.hit = SearchHit(chunk_id="c9", doc_id="d9", source="b.md", title=title, text=text, score=1.0,
                              label=Classification.PUBLIC, groups=("all",), findings=findings or [], label_stamp=STAMP)
 
-    def search(self, query, *, groups, k, mode):
+    def search(self, query, *, groups, k, mode, vector=None):
         return [self.hit]
 
 
@@ -264,7 +271,7 @@ def test_when_sensitive_prompt_over_local_budget_then_passages_then_old_turns_dr
 
 
 class ThreeHits(FakeRetriever):
-    def search(self, query, *, groups, k, mode):
+    def search(self, query, *, groups, k, mode, vector=None):
         return [SearchHit(chunk_id=f"c{i}", doc_id=f"d{i}", source=f"{i}.md", title=f"T{i}", text=f"Passage {i}.",
                           score=1.0 / i, label=self.label, groups=("all",)) for i in (1, 2, 3)]
 
@@ -308,7 +315,7 @@ class WaitingRetriever(StampedRetriever):
         self.hit.label_stamp = stamp
         self.detector, self.delay_s, self.overlapped = detector, delay_s, None
 
-    def search(self, query, *, groups, k, mode):
+    def search(self, query, *, groups, k, mode, vector=None):
         self.overlapped = self.detector.user_text_started.wait(5)
         time.sleep(self.delay_s)
         return super().search(query, groups=groups, k=k, mode=mode)
@@ -333,3 +340,26 @@ def test_when_retrieval_outlasts_the_detection_budget_then_stale_passage_fails_c
     answer = assistant.answer("How long do returns take?", READER)
 
     assert answer.route == "local" and any("detection failed" in r for r in answer.reasons)
+
+
+def test_when_question_embedded_for_retrieval_then_detection_reuses_that_vector():
+    vector = [0.5, 0.5]
+    seen = {}
+
+    class Embedding(FakeRetriever):
+        def embed_query(self, query, mode="all"):
+            return vector
+
+        def search(self, query, *, groups, k, mode, vector=None):
+            seen["retrieval"] = vector
+            return super().search(query, groups=groups, k=k, mode=mode)
+
+    class Reusing(FakeDetector):
+        def classify_many(self, texts, timeout_s=None, passages=False, vectors=None):
+            seen.setdefault("detection", vectors)
+            return super().classify_many(texts, timeout_s)
+
+    local, server = FakeBackend("local"), FakeBackend("server")
+    Assistant(Embedding(), Reusing(), {"local": local, "server": server}, RoutingPolicy()).answer("Returns?", READER)
+
+    assert seen == {"retrieval": vector, "detection": {"Returns?": vector}}

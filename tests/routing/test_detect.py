@@ -196,3 +196,16 @@ def test_when_nlp_requested_then_it_is_the_loaded_spacy_pipeline(detector):
     doc = detector.nlp("Maria Lopez works in Berlin.")
 
     assert any(ent.label_ == "PERSON" for ent in doc.ents)
+
+
+@pytest.mark.slow
+def test_when_question_vector_given_then_the_classifier_reads_it_instead_of_embedding_again(detector, embedder):
+    matter = "Has Wilhelmina been signed off sick with pneumonia again?"
+    plain = "When are the office opening hours?"
+    [own] = detector.classify_many([matter])
+    [reused] = detector.classify_many([matter], vectors={matter: embedder.embed([matter])[0]})
+    # a vector for exactly the text is taken as that text's embedding (the caller vouches for the model)
+    [borrowed] = detector.classify_many([plain], vectors={plain: embedder.embed([matter])[0]})
+
+    assert "PERSONAL_MATTER" in {f.entity_type for f in own.findings} and reused == own
+    assert [f.entity_type for f in borrowed.findings] == ["PERSONAL_MATTER"]

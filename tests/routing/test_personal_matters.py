@@ -13,6 +13,7 @@ from routing.personal_matters import (
     file_sha256,
     is_validation,
     load_rows,
+    reusing,
     score_texts,
     sentence_spans,
 )
@@ -135,3 +136,21 @@ def test_when_windows_given_then_only_units_overlapping_them_are_scored(embedder
     assert near_name.start == 0 and near_name.score >= model.weak_threshold
     assert text[far.start:far.end] != text[:canteen].strip() and far.score < near_name.score
     assert nothing is None and text[:canteen].strip() not in calls[1]
+
+
+@pytest.mark.parametrize("texts, known, embedded", [
+    (["a", "b"], {"a": [1.0, 0.0]}, [["b"]]),            # only what is not known is embedded
+    (["a", "b", "a"], {"b": [1.0, 0.0]}, [["a"]]),        # once per distinct text
+    (["a"], {"a": [1.0, 0.0]}, []),                       # nothing left to embed: no call
+])
+def test_when_vectors_known_then_only_the_other_texts_are_embedded_in_order(texts, known, embedded):
+    calls = []
+
+    def embed(batch):
+        calls.append(list(batch))
+        return np.array([[0.0, 1.0] for _ in batch], dtype=np.float32)
+
+    out = reusing(embed, {t: np.asarray(v, dtype=np.float32) for t, v in known.items()})(texts)
+
+    assert calls == embedded
+    assert out.tolist() == [known.get(t, [0.0, 1.0]) for t in texts]
