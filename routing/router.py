@@ -35,7 +35,8 @@ class Classifier(Protocol):
 
     def classify_many(self, texts: Sequence[str], timeout_s: float | None = None,
                       passages: bool = False) -> list[Detection]: ...
-    # `PresidioDetector` and `DetectionPool` also take `vectors=` (embeddings to reuse; see `Router.start`)
+    # `PresidioDetector` and `DetectionPool` also take `vectors=` (embeddings to reuse, see `Router.start`);
+    # it is passed only when there are some, so a classifier that does not embed need not take it
 
 
 @dataclass(frozen=True)
@@ -205,12 +206,10 @@ class PendingDetection:
         return self.detector.classify_many(texts, timeout_s=left, passages=True)
 
     def _run(self) -> None:
-        if not self._result.set_running_or_notify_cancel():
-            return
         try:
             found = self.detector.classify_many(list(self.texts), timeout_s=self.timeout_s, **self._reuse) \
                 if self.texts else []
-        except BaseException as exc:  # noqa: BLE001 - handed to the waiting caller, which fails closed
+        except BaseException as exc:  # noqa: BLE001 - re-raised to the caller of `asked` (DetectionError: fail closed)
             self._result.set_exception(exc)
         else:
             self._result.set_result(found)
