@@ -7,8 +7,8 @@ worker-process pool, or in-process with RAG_DETECTION_WORKERS=0); passages' stor
 current. Stages: `retrieve` per mode (the question is embedded by the real model), `detect` (the question
 alone: `Router.evidence`), `route` (prompt assembly and `Router.route` on that evidence: token count and the
 policy, both backends up). Then the whole path before generation, each as the wall time of one real call:
-`before_generation` = `rag.assistant.retrieve_and_route` as the assistant runs it (the question's detection
-starts first and overlaps retrieval), `route_after_retrieval` its part after retrieval (what is left of
+`before_generation` = `rag.assistant.retrieve_and_route` as the assistant runs it (the question is embedded
+once; its detection starts first and overlaps retrieval), `route_after_retrieval` its part after retrieval (what is left of
 detection, then the policy), and `before_generation_sequential` = the former order (retrieve, then detect,
 then route), alternating which of the two runs first. The CPU column is the calling thread's: detection
 runs in a worker process or on a thread (read its wall time). recall@10: the index the store uses (IVF from
@@ -164,7 +164,6 @@ def _stages(runtime: Any, retriever: Any, questions: list[str], groups: Any, mod
         paths = [("before_generation_sequential", sequential), ("before_generation", overlapped)]
         for stage, path in paths[::1 if n % 2 else -1]:  # alternate which runs first
             timed(stage, lambda: path(question))
-    cpu["route_after_retrieval"] = []
     return {stage: {**_percentiles(values), "cpu_p50_ms": _percentiles(cpu[stage]).get("p50_ms")}
             for stage, values in wall.items()}
 
@@ -220,8 +219,8 @@ def _size_text(size: int, result: dict) -> str:
             cpu = f"(CPU p50 {p['cpu_p50_ms']:7.2f} ms)" if p.get("cpu_p50_ms") is not None else ""
             lines.append(f"    {stage:<28} p50 {p['p50_ms']:8.2f} ms   p95 {p['p95_ms']:8.2f} ms   {cpu}")
         seq, over = stages["before_generation_sequential"]["p50_ms"], stages["before_generation"]["p50_ms"]
-        lines.append(f"    before generation p50: sequential {seq:.1f} ms -> overlapped {over:.1f} ms "
-                     f"({over / seq:.2f}x)")
+        lines.append(f"    before generation p50: former order {seq:.1f} ms -> overlapped, question embedded once "
+                     f"{over:.1f} ms ({over / seq:.2f}x)")
     r = result["recall_at_10"]
     lines.append(f"  FAISS {r['kind']} recall@10 vs exact: ACL off {r['off']['recall']} ({r['off']['mean_ms']} ms), "
                  f"ACL on {r['on_10pct']['recall']} ({r['on_10pct']['mean_ms']} ms)")
