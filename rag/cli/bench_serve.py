@@ -1,6 +1,7 @@
 """`rag bench serve`: the real HTTP API under concurrent load, and the server path against vLLM direct.
 
-In one run: a fresh RAG_HOME gets the corpus ingested (`rag ingest`) and one employee user; `rag serve` starts
+In one run: a fresh RAG_HOME gets the corpus ingested (`rag ingest`) and one employee user per client (each
+client is a colleague with an API key of their own, under the per-key limits); `rag serve` starts
 as a subprocess; then
 1. mixed load: `--clients` concurrent clients send `/v1/query` requests alternating sensitive questions
    (a fake SSN or a named employee: local route) and benign ones (server route): latency p50/p95/p99 per
@@ -78,7 +79,8 @@ def _run(settings: Any, corpus: Path, home: Path, port: int, clients: int, per_c
          benign_clients: int) -> dict:
     env = {**os.environ, "RAG_HOME": str(home), "RAG_VLLM_URL": settings.vllm_url}
     _rag(env, "ingest", str(corpus))
-    key = json.loads(_rag(env, "users", "add", "bench", "--groups", "all,engineering", "--json"))["api_key"]
+    keys = [json.loads(_rag(env, "users", "add", f"bench-{i}", "--groups", "all,engineering", "--json"))["api_key"]
+            for i in range(max(clients, benign_clients))]
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen([sys.executable, "-c", "from rag.cli import main; main()", "serve", "--port", str(port),
                                "--log-level", "warning"], env=env, stdout=subprocess.DEVNULL,
@@ -87,7 +89,7 @@ def _run(settings: Any, corpus: Path, home: Path, port: int, clients: int, per_c
     try:
         _wait_ready(base, server)
         rss.start()
-        headers = {"Authorization": f"Bearer {key}"}
+        headers = [{"Authorization": f"Bearer {key}"} for key in keys]
         mixed = _load(base, headers, [SENSITIVE[i // 2 % 4] if i % 2 == 0 else BENIGN[i // 2 % 4]
                                       for i in range(clients * per_client)], clients)
         served = [q for q in BENIGN if mixed["routes_by_question"].get(q) == ["server"]] or list(BENIGN)
@@ -133,13 +135,15 @@ def _wait_ready(base: str, server: subprocess.Popen, timeout_s: float = 300.0) -
     common.fail(f"`rag serve` not ready after {timeout_s:.0f}s", 1)
 
 
-def _load(base: str, headers: dict, questions: list[str], concurrency: int) -> dict:
-    """Send `questions` with `concurrency` clients; latency per route, statuses, tokens, wall time."""
+def _load(base: str, headers: list[dict], questions: list[str], concurrency: int) -> dict:
+    """Send `questions` with `concurrency` clients, question i with the i-th user's key (round robin);
+    latency per route, statuses, tokens, wall time."""
 
-    def one(question: str) -> dict:
+    def one(item: tuple[str, dict]) -> dict:
+        question, user = item
         try:
             with httpx.Client(timeout=600) as client:
-                response = client.post(f"{base}/v1/query", json={"question": question}, headers=headers)
+                response = client.post(f"{base}/v1/query", json={"question": question}, headers=user)
             body = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
             row = {"question": question, "status": response.status_code, "route": body.get("route") or "refused",
                    "tokens": int((body.get("usage") or {}).get("completion_tokens", 0)),
@@ -149,7 +153,7 @@ def _load(base: str, headers: dict, questions: list[str], concurrency: int) -> d
             row = {"question": question, "status": f"transport:{type(exc).__name__}", "route": "error", "tokens": 0}
         return row
 
-    return _summary(*_concurrently(one, questions, concurrency))
+    return _summary(*_concurrently(one, [(q, headers[i % len(headers)]) for i, q in enumerate(questions)], concurrency))
 
 
 def _direct(settings: Any, env: dict, questions: list[str], concurrency: int) -> dict:
@@ -178,10 +182,10 @@ def _direct(settings: Any, env: dict, questions: list[str], concurrency: int) ->
     return _summary(*_concurrently(one, questions, concurrency))
 
 
-def _concurrently(call: Any, questions: list[str], concurrency: int) -> tuple[list[dict], float]:
+def _concurrently(call: Any, questions: list[Any], concurrency: int) -> tuple[list[dict], float]:
     """Rows of `call(question)` from `concurrency` threads, each with its "seconds"; and the wall time."""
 
-    def timed(question: str) -> dict:
+    def timed(question: Any) -> dict:
         started = time.perf_counter()
         row = call(question)
         row["seconds"] = time.perf_counter() - started

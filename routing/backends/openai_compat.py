@@ -92,7 +92,12 @@ class OpenAICompatBackend:
 
     # --- health and tokens -----------------------------------------------------------------------
     def health(self, fresh: bool = False) -> BackendHealth:
-        """GET /models (`health_timeout_s`), cached for `health_ttl_s`. Never raises."""
+        """GET /models (`health_timeout_s`), cached for `health_ttl_s`. Never raises.
+
+        A server that was up and accepts the connection but answers `/models` too slowly is busy (a CPU
+        vLLM under load), not down: it stays up, so benign requests are not pushed onto the local model.
+        A request that then fails is re-routed by the caller; a refused connection is down at once.
+        """
         cached = self._health
         if cached and not fresh and time.monotonic() - cached[0] < self.health_ttl_s:
             return cached[1]
@@ -100,6 +105,10 @@ class OpenAICompatBackend:
             response = self._client.get("models", timeout=self.health_timeout_s)
             response.raise_for_status()
             health = self._health_from_models(response.json())
+        except httpx.ReadTimeout as exc:
+            was_up = bool(cached and cached[1].ok)
+            health = BackendHealth(ok=was_up, detail=f"{self.base_url} busy (/models slower than "
+                                   f"{self.health_timeout_s:.0f}s{'; up at the last check' if was_up else ''}): {exc}")
         except httpx.HTTPError as exc:
             health = BackendHealth(ok=False, detail=f"{self.base_url} unreachable: {type(exc).__name__}: {exc}")
         except (ValueError, KeyError, TypeError) as exc:

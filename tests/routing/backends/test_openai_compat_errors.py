@@ -198,6 +198,18 @@ def test_when_health_checked_twice_within_ttl_then_server_asked_once():
     assert server.health(fresh=True).ok and len(script.requests) == 2
 
 
+@pytest.mark.parametrize(("first", "then", "ok_expected"), [
+    (models(MODEL), httpx.ReadTimeout("slow"), True),               # up, then busy: stays up
+    (httpx.ConnectError("refused"), httpx.ReadTimeout("slow"), False),  # never seen up: not up
+    (models(MODEL), httpx.ConnectError("refused"), False),          # refused: down at once
+])
+def test_when_health_probe_times_out_then_a_server_seen_up_counts_as_busy_not_down(first, then, ok_expected):
+    server = backend(Script(first, then), health_ttl_s=0)
+    server.health()
+
+    assert server.health().ok is ok_expected
+
+
 def test_when_context_window_not_configured_then_taken_from_server():
     assert backend(Script(models(MODEL, max_len=4096))).context_window == 4096
     assert backend(Script(httpx.ConnectError("x")), context_window=1000).context_window == 1000
