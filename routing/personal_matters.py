@@ -11,8 +11,9 @@ scored above the weak threshold at the same recall as the embedding alone.
 
 The model is data (routing/personal_matter_model.json): coefficients, intercepts, the n-gram
 vocabulary with its idf weights, both decision thresholds chosen on a validation split, the
-embedder name, the sha256 of the training file and the validation precision/recall. `train` rebuilds it from a labelled JSONL file
-(``{"id", "text", "label"}``, label a topic or ``none``); `rag detect train-personal-matters` runs it.
+embedder name, the sha256 of the training file and the validation precision/recall. `train`
+rebuilds it from a labelled JSONL file (``{"id", "text", "label"}``, label a topic or ``none``);
+`rag detect train-personal-matters` runs it.
 
 The embedding function is injected (this package never imports `indexing`): any
 ``texts -> (n, dim) float array`` of L2-normalised rows, the same model as at training time.
