@@ -37,7 +37,7 @@ def register(cli: click.Group) -> None:
     @click.option("--out", "output", type=click.Path(path_type=Path), default=MODEL_FILE, show_default=True,
                   help="Where to write the model (JSON).")
     def train_command(training: Path, output: Path) -> None:
-        """Train the personal-matter classifier (logistic regression on MiniLM embeddings)."""
+        """Train the personal-matter classifier (logistic regressions on MiniLM embeddings and word n-grams)."""
         if not training.is_file():
             common.fail(f"training file {training} not found", 2)
         try:
