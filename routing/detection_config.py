@@ -280,11 +280,11 @@ def escalate(findings: Sequence[Finding], rules: Sequence[EscalationRule], kind:
 
 
 def escalation_windows(entity: str, findings: Sequence[Finding], rules: Sequence[EscalationRule],
-                       kind: str = "query") -> list[tuple[int, int]]:
+                       kind: str = "query") -> list[tuple[float, float]]:
     """The spans where an `entity` finding would make a rule for `kind` fire with these `findings`: within
     the rule's `max_gap` of a finding of each other group (two-group rules: of the first group's finding).
     Empty: no such rule could fire, so a detector may skip computing `entity` findings that are public alone."""
-    windows: list[tuple[int, int]] = []
+    windows: list[tuple[float, float]] = []
     for rule in (r for r in rules if kind in r.applies_to):
         others = [set(group) for group in rule.when if entity not in group]
         if len(others) == len(rule.when):
@@ -292,7 +292,7 @@ def escalation_windows(entity: str, findings: Sequence[Finding], rules: Sequence
         near = [[f for f in findings if f.entity_type in group] for group in others]
         if not all(near):
             continue
-        gap = 10**9 if rule.max_gap is None else rule.max_gap
+        gap = _limit(rule)
         windows += [(max(0, f.start - gap), f.end + gap) for f in near[0]]
     return windows
 
