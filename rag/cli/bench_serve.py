@@ -9,7 +9,12 @@ as a subprocess; then
 2. server path: `--benign-clients` concurrent clients send the benign questions that the mixed run routed to
    the server (retrieved context can make a benign question local) through the API, then the same
    prompts (retrieved and assembled in this process exactly as the assistant does) go straight to vLLM at
-   the same concurrency: the ratio of aggregate completion tokens/s (API / direct).
+   the same concurrency: the ratio of aggregate completion tokens/s (API / direct). It is like-for-like
+   only when every API request was answered on the server; otherwise the report says how many were not
+   and the policy's reason (an egress scan over its budget under load bars the server: fail closed).
+The API reaches vLLM through a recording proxy (`rag.recording_proxy`): the report counts the chat
+requests it forwarded and how many of them carried a sensitive question (the promise: 0, also while the
+local queue is full and sensitive requests get 503).
 vLLM must be running at RAG_VLLM_URL (`rag vllm start --wait`, or `--start-vllm` here: it is stopped after).
 """
 from __future__ import annotations
@@ -31,6 +36,7 @@ import click
 import httpx
 
 from rag.cli import common
+from rag.recording_proxy import RecordingProxy
 
 SENSITIVE = (
     "My SSN is 536-90-4399: how many days of parental leave can I take?",
@@ -77,7 +83,23 @@ def bench_serve_cmd(clients: int, per_client: int, benign_clients: int, corpus: 
 
 def _run(settings: Any, corpus: Path, home: Path, port: int, clients: int, per_client: int,
          benign_clients: int) -> dict:
-    env = {**os.environ, "RAG_HOME": str(home), "RAG_VLLM_URL": settings.vllm_url}
+    with RecordingProxy(_server_root(settings.vllm_url)) as proxy:
+        env = {**os.environ, "RAG_HOME": str(home), "RAG_VLLM_URL": f"{proxy.root}/v1"}
+        report = _run_api(env, corpus, port, clients, per_client, benign_clients)
+        report["recording_proxy"] = _proxy_counts(proxy)
+    api = report["server_path"]
+    if api is not None:
+        direct = _direct(settings, env, api["questions"], benign_clients)
+        api_tps, direct_tps = api["completion_tokens_per_s"], direct["completion_tokens_per_s"]
+        report["server_path"] = {"clients": benign_clients, "api": api, "direct_vllm": direct,
+                                 "like_for_like": api["routes"] == {"server": api["requests"]},
+                                 "ratio_api_to_direct": round(api_tps / direct_tps, 3) if direct_tps else None}
+    return {"clients": clients, "requests_per_client": per_client, **report, "vllm_url": settings.vllm_url,
+            "local_queue": {"depth": settings.local_queue_depth, "wait_s": settings.local_queue_wait_s}}
+
+
+def _run_api(env: dict, corpus: Path, port: int, clients: int, per_client: int, benign_clients: int) -> dict:
+    """Ingest, users, `rag serve`; the mixed run, then the benign API run (when `benign_clients`)."""
     _rag(env, "ingest", str(corpus))
     keys = [json.loads(_rag(env, "users", "add", f"bench-{i}", "--groups", "all,engineering", "--json"))["api_key"]
             for i in range(max(clients, benign_clients))]
@@ -94,7 +116,7 @@ def _run(settings: Any, corpus: Path, home: Path, port: int, clients: int, per_c
                                       for i in range(clients * per_client)], clients)
         served = [q for q in BENIGN if mixed["routes_by_question"].get(q) == ["server"]] or list(BENIGN)
         benign = [served[i % len(served)] for i in range(benign_clients * per_client)]
-        api = _load(base, headers, benign, benign_clients) if benign_clients else None
+        api = {**_load(base, headers, benign, benign_clients), "questions": benign} if benign_clients else None
     finally:
         rss.stop()
         server.terminate()
@@ -102,15 +124,20 @@ def _run(settings: Any, corpus: Path, home: Path, port: int, clients: int, per_c
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
             server.kill()
-    server_path = None
-    if api is not None:
-        direct = _direct(settings, env, benign, benign_clients)
-        api_tps, direct_tps = api["completion_tokens_per_s"], direct["completion_tokens_per_s"]
-        server_path = {"clients": benign_clients, "api": api, "direct_vllm": direct,
-                       "ratio_api_to_direct": round(api_tps / direct_tps, 3) if direct_tps else None}
-    return {"clients": clients, "requests_per_client": per_client, "mixed": mixed, "server_path": server_path,
-            "server_peak_rss_mib": rss.peak_mib, "vllm_url": settings.vllm_url,
-            "local_queue": {"depth": settings.local_queue_depth, "wait_s": settings.local_queue_wait_s}}
+    return {"mixed": mixed, "server_path": api, "server_peak_rss_mib": rss.peak_mib}
+
+
+def _server_root(url: str) -> str:
+    """``http://host:port/v1`` -> ``http://host:port`` (the proxy forwards paths as they come)."""
+    root = url.rstrip("/")
+    return root[: -len("/v1")] if root.endswith("/v1") else root
+
+
+def _proxy_counts(proxy: RecordingProxy) -> dict:
+    """Chat requests the proxy forwarded to vLLM, and those that carried a sensitive question."""
+    chats = [r.body for r in proxy.requests if r.path.rstrip("/").endswith("/chat/completions")]
+    sensitive = [body for body in chats if any(json.dumps(q)[1:-1] in body for q in SENSITIVE)]
+    return {"chat_requests": len(chats), "sensitive_requests": len(sensitive)}
 
 
 def _rag(env: dict, *args: str) -> str:
@@ -148,7 +175,8 @@ def _load(base: str, headers: list[dict], questions: list[str], concurrency: int
             row = {"question": question, "status": response.status_code, "route": body.get("route") or "refused",
                    "tokens": int((body.get("usage") or {}).get("completion_tokens", 0)),
                    "code": (body.get("error") or {}).get("code") if isinstance(body.get("error"), dict) else None,
-                   "retry_after": response.headers.get("retry-after")}
+                   "retry_after": response.headers.get("retry-after"),
+                   "reason": (body.get("reasons") or [None])[-1] if body.get("route") != "server" else None}
         except httpx.HTTPError as exc:
             row = {"question": question, "status": f"transport:{type(exc).__name__}", "route": "error", "tokens": 0}
         return row
@@ -212,10 +240,16 @@ def _summary(results: list[dict], wall: float) -> dict:
         if "question" in row:
             routes.setdefault(row["question"], set()).add(str(row["route"]))
     no_retry_after = sum(1 for r in results if r["status"] == 503 and not r.get("retry_after"))
+    reasons: dict[str, int] = {}
+    for row in results:
+        if row.get("reason"):
+            reasons[row["reason"]] = reasons.get(row["reason"], 0) + 1
     return {"requests": len(results), "wall_s": round(wall, 2), "requests_per_s": round(len(results) / wall, 3),
             "completion_tokens": tokens, "completion_tokens_per_s": round(tokens / wall, 2),
             "statuses": statuses, "error_codes": codes, "503_without_retry_after": no_retry_after,
             "routes_by_question": {q: sorted(r) for q, r in routes.items()},
+            "routes": {route: len(values) for route, values in sorted(by_route.items())},
+            "not_server_reasons": reasons,
             "latency_s": {route: _pcts(values) for route, values in sorted(by_route.items())}}
 
 
@@ -289,6 +323,9 @@ def _text(report: dict) -> str:
              f"(half sensitive), local queue depth {report['local_queue']['depth']}, "
              f"wait {report['local_queue']['wait_s']}s"]
     lines += _run_lines(report["mixed"])
+    proxy = report["recording_proxy"]
+    lines.append(f"recording proxy in front of vLLM: {proxy['chat_requests']} chat requests forwarded, "
+                 f"{proxy['sensitive_requests']} carried a sensitive question")
     sp = report["server_path"]
     if sp is None:
         lines.append("server path: skipped (no vLLM)")
@@ -297,7 +334,9 @@ def _text(report: dict) -> str:
     lines.append(f"server path, {sp['clients']} concurrent benign clients:")
     lines += ["  through our API: " + line for line in _run_lines(sp["api"])]
     lines += ["  vLLM direct:     " + line for line in _run_lines(sp["direct_vllm"])]
-    lines.append(f"ratio API / direct (completion tokens/s): {sp['ratio_api_to_direct']} (target >= 0.9)")
+    note = "" if sp["like_for_like"] else (
+        f" NOT like-for-like: routes {sp['api']['routes']}, reasons {sp['api']['not_server_reasons']}")
+    lines.append(f"ratio API / direct (completion tokens/s): {sp['ratio_api_to_direct']} (target >= 0.9){note}")
     lines.append(f"rag serve peak RSS {report['server_peak_rss_mib']} MiB")
     return "\n".join(lines)
 
