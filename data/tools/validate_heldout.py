@@ -4,11 +4,11 @@
     python3 data/tools/validate_heldout.py          # exit code 1 on errors
 
 Checks
-* prompts.jsonl and generated_presidio.jsonl: JSON per line, exact key set, id format,
+* prompts.jsonl, prompts_b.jsonl and generated_presidio.jsonl: JSON per line, exact key set, id format,
   unique ids, types, allowed `kind`, `sensitive` == (kind != "benign"),
   `expected_route` == "local" for sensitive / "server" for benign, category naming
   (benign categories start with "benign_", sensitive ones do not), no duplicate texts
-  (after collapsing whitespace and case) within and across the two files.
+  (after collapsing whitespace and case) within and across the files.
 * generated_presidio.jsonl: `entities` is a sorted list of unique strings and the label
   agrees with the rule in data/tools/generate_presidio_heldout.py (imported; the rule
   itself needs no third-party package).
@@ -35,6 +35,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 HELD = ROOT / "data" / "heldout"
 PROMPTS = HELD / "prompts.jsonl"
+PROMPTS_B = HELD / "prompts_b.jsonl"  # second, independent hand-written set (ids hb001...)
 GENERATED = HELD / "generated_presidio.jsonl"
 CORPUS = HELD / "corpus"
 MANIFEST = CORPUS / "manifest.yaml"
@@ -285,12 +286,24 @@ def main() -> int:
     else:
         print("note: generated_presidio.jsonl not present (run generate_presidio_heldout.py)")
 
+    prompts_b: list[dict] = []
+    if PROMPTS_B.is_file():
+        prompts_b = read_jsonl(PROMPTS_B)
+        check_prompt_rows(PROMPTS_B, prompts_b, PROMPT_KEYS, r"hb\d{3}")
+        seen = {norm(r["text"]): r["id"] for r in all_rows if isinstance(r.get("text"), str)}
+        for r in prompts_b:
+            if isinstance(r.get("text"), str) and norm(r["text"]) in seen:
+                err(f"{r['id']} duplicates {seen[norm(r['text'])]}")
+        all_rows += prompts_b
+
     leaked = check_leakage(all_rows)
     access, questions = check_corpus_and_questions()
 
     print_counts("prompts.jsonl", prompts)
     if generated:
         print_counts("generated_presidio.jsonl", generated)
+    if prompts_b:
+        print_counts("prompts_b.jsonl", prompts_b)
     print(f"\ncorpus: {len(access)} documents covered by manifest.yaml; "
           f"context_questions.jsonl: {len(questions)} questions")
     print(f"leakage check against data/routing/*.jsonl: {leaked} shared texts")
