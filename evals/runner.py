@@ -37,8 +37,10 @@ ROUTING_SETS = {
     "dev": ("routing/prompts.jsonl", "routing/generated.jsonl"),
     "tuning": ("routing/tuning/prompts.jsonl",),
     "tuning_b": ("routing/tuning/prompts_b.jsonl",),  # a second author's set, written blind to the detectors
+    "tuning_c": ("routing/tuning/prompts_c.jsonl",),  # a third author's set, blind, hard negatives and secrets
     "tuning_generated": ("routing/tuning/generated_presidio.jsonl",),
     "heldout": ("heldout/prompts.jsonl",),
+    "heldout_b": ("heldout/prompts_b.jsonl",),  # a second held-out author, committed before it was ever run
     "heldout_generated": ("heldout/generated_presidio.jsonl",),
 }
 # Benign questions over internal documents whose personal data only detection can find (held-out).

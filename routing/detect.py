@@ -55,7 +55,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 logger = logging.getLogger(__name__)
 
-CODE_VERSION = "detect-4"  # bump when code changes what is detected (part of `PresidioDetector.version`)
+CODE_VERSION = "detect-5"  # bump when code changes what is detected (part of `PresidioDetector.version`)
 PERSONAL_MATTER = "PERSONAL_MATTER"
 NER_RECOGNIZERS = frozenset({"SpacyRecognizer", "NameCandidateRecognizer"})
 _NER_MAPPING = {"PERSON": "PERSON", "PER": "PERSON", "NORP": "NRP", "GPE": "LOCATION", "LOC": "LOCATION",

@@ -214,11 +214,30 @@ class DetectionConfig(BaseModel):
         return self.thresholds.get(entity, self.default_threshold)
 
 
+# A value that names where the secret comes from instead of being one: ${DB_PASSWORD}, {{ token }},
+# %(password)s, <token>, or an upper-case variable name without digits (REPLACE_ME, PASSWORD).
+_TEMPLATED_VALUE = re.compile(r"\$\{[^}]*\}|\{\{[^}]*\}\}|%\([^)]*\)s|<[^>]*>|[A-Z][A-Z_]*[A-Z]")
+
+
 def keep_credential(text: str, start: int, end: int, placeholders: Iterable[str]) -> bool:
     """False for documented placeholders such as sk_test_EXAMPLEONLY or <your-token>: a placeholder
-    word and no digit (real secrets are random, so they practically always contain digits)."""
-    value = text[start:end].lower()
+    word and no digit (real secrets are random, so they practically always contain digits); and for
+    templated values such as ``password: ${DB_PASSWORD}`` or ``postgres://USER:PASSWORD@HOST``."""
+    span = text[start:end]
+    if _TEMPLATED_VALUE.fullmatch(_credential_value(span).strip("\"'`")):
+        return False
+    value = span.lower()
     return any(ch.isdigit() for ch in value) or not any(p.lower() in value for p in placeholders)
+
+
+def _credential_value(span: str) -> str:
+    """The secret part of a credential span: the password of a URL's user:password@, else the text
+    after the first ``:`` or ``=``, else its last word."""
+    url = re.match(r"[a-z][a-z0-9+.-]*://[^\s:/@]+:([^\s:/@]+)@", span)
+    if url:
+        return url.group(1)
+    separator = re.search(r"[:=]", span)
+    return span[separator.end():].strip() if separator else (span.split() or [span])[-1]
 
 
 def keep_phone(text: str, start: int, end: int) -> bool:

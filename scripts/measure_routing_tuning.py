@@ -11,6 +11,7 @@ from evals.suites import kind_of
 sets = {"dev": ["data/routing/prompts.jsonl", "data/routing/generated.jsonl"],
         "tuning/prompts": ["data/routing/tuning/prompts.jsonl"],
         "tuning/prompts_b": ["data/routing/tuning/prompts_b.jsonl"],
+        "tuning/prompts_c": ["data/routing/tuning/prompts_c.jsonl"],
         "tuning/presidio": ["data/routing/tuning/generated_presidio.jsonl"]}
 only = sys.argv[2:] 
 rt = Runtime(Settings())

@@ -96,6 +96,15 @@ def test_when_contact_detail_in_other_formats_then_confidential(detector, text, 
         ("vpn in as ops with password heron4417 then restart it", True),
         ("my seed phrase is: lake copper ribbon salt mirror eagle fern quiet dune pilot maple swan", True),
         ("We offer basic training in 12 languages.", False),
+        ("the hotspot pw hasn't changed since spring: Marigold-Otter-37", True),  # a chosen password, far from its word
+        ("as root I used Granite_Vole88 and it let me in", True),
+        ("Which is better for the team, 1Password or KeePass?", False),          # a product name
+        ("the keypad code for the archive room is 5-3-9-0", True),               # a physical access code
+        ("garage door combination: 41 77 20", True),
+        ("status code 503 since the deploy, why?", False),
+        ('{"app": "billing", "client_secret": "p7Qw2Lx9Rt4Vb8Nz3Ks6"}', True),  # a quoted JSON key
+        ("password: ${SMTP_PASSWORD} in the compose file is not substituted", False),  # templated
+        ("DSN is mysql://USER:PASSWORD@HOST/db, what do I put where?", False),
     ],
 )
 def test_when_secret_or_placeholder_then_only_the_secret_is_restricted(detector, text, sensitive):
@@ -117,6 +126,17 @@ def test_when_secret_or_placeholder_then_only_the_secret_is_restricted(detector,
 )
 def test_when_document_passage_then_personal_matter_needs_a_named_person(detector, passage, sensitive):
     detection = detector.classify(passage, passages=True)
+
+    assert (detection.level >= C) == sensitive, detection
+
+
+@pytest.mark.parametrize("text, sensitive", [
+    ("order SO-4471-20933 is stuck in picking, any idea why?", False),         # a record's number
+    ("build 20261203.7 fails the smoke test", False),
+    ("ring me on 020 7946 0381 about ticket 5512", True),                       # a phone next to a ticket
+])
+def test_when_a_record_word_names_the_number_then_it_is_not_a_phone(detector, text, sensitive):
+    detection = detector.classify(text)
 
     assert (detection.level >= C) == sensitive, detection
 

@@ -83,7 +83,10 @@ def test_when_person_span_then_filtered_by_shape_and_vocabulary(span, kept):
 
 @pytest.mark.parametrize(
     "value, kept",
-    [("sk_test_EXAMPLEONLY", False), ("<your-token>", False), ("AKIA4EXAMPLEQ7R2ZT3M", True), ("hunter2!", True)],
+    [("sk_test_EXAMPLEONLY", False), ("<your-token>", False), ("AKIA4EXAMPLEQ7R2ZT3M", True), ("hunter2!", True),
+     ("password: ${DB_PASSWORD}", False), ('api_key: "REPLACE_ME"', False), ("token={{ vault_token }}", False),
+     ("postgres://USER:PASSWORD@HOST:5432", False), ("postgres://app:Tq8-vL2x@db:5432", True),
+     ("password: Sunflower-Delta-19", True), ("pass: SUMMER2026", True)],
 )
 def test_when_credential_is_placeholder_then_dropped(value, kept):
     assert keep_credential(value, 0, len(value), ["example", "<", "your"]) is kept
