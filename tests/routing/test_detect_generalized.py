@@ -133,6 +133,7 @@ def test_when_document_passage_then_personal_matter_needs_a_named_person(detecto
 @pytest.mark.parametrize("text, sensitive", [
     ("order SO-4471-20933 is stuck in picking, any idea why?", False),         # a record's number
     ("build 20261203.7 fails the smoke test", False),
+    ("the customer portal lists invoice #B-771204 as paid", False),
     ("ring me on 020 7946 0381 about ticket 5512", True),                       # a phone next to a ticket
 ])
 def test_when_a_record_word_names_the_number_then_it_is_not_a_phone(detector, text, sensitive):
