@@ -2,7 +2,8 @@
 
 Numbers typed to dodge pattern matching are rewritten as plain digit runs:
 
-* digits separated by single spaces or dashes, one at a time ("4 5 3 9 1 4 8 8 ...");
+* digits separated by single spaces or dashes, one at a time ("4 5 3 9 1 4 8 8 ..."), with up to four
+  capital letters typed the same way before them ("G B 8 2 ...");
 * digits spelled as words ("five three six nine zero one ..."), with or without separators;
 * escaped line breaks and tabs pasted from JSON or logs (a backslash then n, r or t) become a line break,
   so that an address or a form pasted as one escaped line reads as its lines.
@@ -26,7 +27,9 @@ DIGIT_WORDS = {"zero": "0", "oh": "0", "nought": "0", "one": "1", "two": "2", "t
 MIN_SPACED_DIGITS = 6
 MIN_DIGIT_WORDS = 4
 
-_SPACED_DIGITS = re.compile(r"(?<![\w.,-])\d(?:[ \-]\d){%d,}(?![\w-]|[.,]\d)" % (MIN_SPACED_DIGITS - 1))
+# a run of single digits, after at most four single capital letters typed the same way ("G B 8 2 ...":
+# an IBAN's or a passport's country letters)
+_SPACED_DIGITS = re.compile(r"(?<![\w.,-])(?:[A-Z][ \-]){0,4}\d(?:[ \-]\d){%d,}(?![\w-]|[.,]\d)" % (MIN_SPACED_DIGITS - 1))
 _WORD = r"(?:%s)" % "|".join(sorted(DIGIT_WORDS, key=len, reverse=True))
 _DIGIT_WORD_RUN = re.compile(r"\b%s(?:[\s,\-]+%s){%d,}\b" % (_WORD, _WORD, MIN_DIGIT_WORDS - 1), re.IGNORECASE)
 _ONE_WORD = re.compile(r"\b%s\b" % _WORD, re.IGNORECASE)
@@ -67,7 +70,7 @@ def _replacements(text: str) -> list[tuple[int, int, list[tuple[str, int, int]]]
     """(start, end, [(char, source start, source end)]) for every run to rewrite, in order, no overlaps."""
     runs: list[tuple[int, int, list[tuple[str, int, int]]]] = []
     for m in _SPACED_DIGITS.finditer(text):
-        runs.append((m.start(), m.end(), [(text[i], i, i + 1) for i in range(m.start(), m.end()) if text[i].isdigit()]))
+        runs.append((m.start(), m.end(), [(text[i], i, i + 1) for i in range(m.start(), m.end()) if text[i].isalnum()]))
     for m in _DIGIT_WORD_RUN.finditer(text):
         if any(s < m.end() and m.start() < e for s, e, _ in runs):
             continue

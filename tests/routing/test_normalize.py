@@ -15,6 +15,8 @@ from routing.normalize import normalize
         ("ssn is five three six nine zero four four one seven", "ssn is 536904417", "five three six nine zero four four one seven"),
         ("tel: Zero Seven-Seven, zero zero nine 0 0", "tel: 077009 0 0", "Zero Seven-Seven, zero zero nine"),
         ("acct 2-0-4-4-1-7-9-3 ok", "acct 20441793 ok", "2-0-4-4-1-7-9-3"),
+        ("iban D E 4 4 5 0 0 1 0 5 1 7 5 4 0 7 3 2 4 9 3 1 thanks", "iban DE44500105175407324931 thanks",
+         "4 4 5 0 0 1 0 5 1 7 5 4 0 7 3 2 4 9 3 1"),  # the digits map back; "D E" joined before them
     ],
 )
 def test_when_digits_spaced_or_spelled_then_joined_and_mapped_back(text, normalised, number_in_original):
@@ -29,7 +31,7 @@ def test_when_digits_spaced_or_spelled_then_joined_and_mapped_back(text, normali
 @pytest.mark.parametrize(
     "text",
     ["Upgrade to v2.3.1 on 2024-09-10", "+44 20 7946 0812", "one two three", "pages 1 2 3", "version 1.2.3.4.5.6.7",
-     "4539 1488 0343 6467", "", "ten people, one room"],
+     "4539 1488 0343 6467", "", "ten people, one room", "Plan B 1 2 3 4 5", "I 7 or A 9"],
 )
 def test_when_nothing_to_rewrite_then_identity(text):
     norm = normalize(text)
