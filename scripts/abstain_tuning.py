@@ -177,12 +177,13 @@ def precheck(args: argparse.Namespace) -> None:
     from rag.prompts import build_messages
 
     rows = json.loads((Path(args.work) / f"questions-{args.seed}.json").read_text())
-    rows = rows[: args.per_kind] + [r for r in rows if not r["answerable"]][: args.per_kind]
+    rows = [r for r in rows if r["answerable"]][: args.per_kind] + [r for r in rows if not r["answerable"]][: args.per_kind]
+    out = Path(args.work) / f"precheck-{args.seed}.jsonl"
+    done = {json.loads(x)["id"] for x in out.read_text().splitlines()} if out.exists() else set()
     b, s = backend(args.threads)
     llm = b._llm
-    out = Path(args.work) / f"precheck-{args.seed}.jsonl"
-    with out.open("w") as fh:
-        for row in rows:
+    with out.open("a") as fh:
+        for row in (r for r in rows if r["id"] not in done):
             hits = [SimpleNamespace(title=h["title"], text=h["text"]) for h in row["hits"][: s.local_max_passages or 2]]
             msgs = build_messages(PRECHECK.format(q=row["question"]), [], hits)
             rec = Recorder()
