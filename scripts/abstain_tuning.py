@@ -10,6 +10,10 @@ llama.cpp's KV cache).
 
     PYTHONPATH=$PWD .venv/bin/python scripts/abstain_tuning.py score --work /tmp/abst --seed 101
     PYTHONPATH=$PWD .venv/bin/python scripts/abstain_tuning.py curves --work /tmp/abst --seed 101
+    PYTHONPATH=$PWD .venv/bin/python scripts/abstain_tuning.py precheck --work /tmp/abst --per-kind 50
+
+``precheck`` scores the yes/no margin asked BEFORE answering ("Do the passages above state the answer to
+this exact question?", the question turn wrapped, same system prompt and passages) into precheck-SEED.jsonl.
 """
 from __future__ import annotations
 
