@@ -154,6 +154,11 @@ def auc(pos: list[float], neg: list[float]) -> float:
 
 def curves(args: argparse.Namespace) -> None:
     rows = [json.loads(x) for x in (Path(args.work) / f"scores-{args.seed}.jsonl").read_text().splitlines()]
+    pre_path = Path(args.work) / f"precheck-{args.seed}.jsonl"
+    pre = {json.loads(x)["id"]: json.loads(x) for x in pre_path.read_text().splitlines()} if pre_path.exists() else {}
+    if pre:  # the pre-answer check, on the questions it scored
+        rows = [{**r, "pre_yes_minus_no": pre[r["id"]]["pre_yes_minus_no"]} for r in rows if r["id"] in pre]
+        SCORES["pre_yes_minus_no"] = lambda r: r["pre_yes_minus_no"]
     ans = [r for r in rows if r["answerable"]]
     una = [r for r in rows if not r["answerable"]]
     base_f1 = sum(0.0 if r["abstained_text"] else r["f1"] for r in ans) / len(ans)
