@@ -19,6 +19,21 @@ a shorter instruction, and a second yes/no self-check call. None made the 0.5B a
 raising false abstention (its self-check says "no" to most answers, right or wrong; the 1.5B's
 says "yes" to all), and none raised F1 beyond noise, so the prompt stays as it is. Neither model
 abstains reliably on SQuAD 2.0's adversarial unanswerable questions.
+
+Confidence-based abstention on the 0.5B (llama.cpp) was measured and rejected too (tuning seed 101,
+100 questions, 50 answerable, CI seed-13 sample excluded, 2 retrieved passages as the pipeline gives;
+``scripts/abstain_tuning.py``). Scores read from the logits of this very prompt separate answerable from
+unanswerable questions barely better than chance (AUC): min token logprob of the answer 0.58, their sum
+0.57, mean 0.45, P(first token "I") 0.51 (it is ~0.00 on both kinds), answer words found in the passages
+0.53, P(yes) - P(no) for a follow-up "Does passage [n] state the answer to the question?" 0.54, and the
+same yes/no margin asked BEFORE answering ("Do the passages above state the answer to this exact
+question?") 0.63, the best: at its best point with false abstention <= 0.15 (margin < -1.4) it abstains on
+0.26 of unanswerable questions with false 0.12 (0.06 / 0.04 without a threshold) and lowers F1 0.370 ->
+0.350; F1 is scored on answerable questions, so no abstention rule can raise it. Targets were abstention
+>= 0.5 at false <= 0.15, so it is not adopted; the implementation (rag/abstain.py, the backend's
+``first_token_logprobs``) waits on branch ``abstain-precheck``. CI seed-13 sample with it, once:
+abstention 0.40, false abstention 0.20, F1 0.479 and EM 0.40 unchanged, citation 0.90 (without it:
+0.00 / 0.10 / 0.479 / 0.40 / 0.90).
 """
 from __future__ import annotations
 
