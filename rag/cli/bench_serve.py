@@ -104,12 +104,14 @@ def _run_api(env: dict, corpus: Path, port: int, clients: int, per_client: int, 
     keys = [json.loads(_rag(env, "users", "add", f"bench-{i}", "--groups", "all,engineering", "--json"))["api_key"]
             for i in range(max(clients, benign_clients))]
     base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen([sys.executable, "-c", "from rag.cli import main; main()", "serve", "--port", str(port),
-                               "--log-level", "warning"], env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, text=True)
+    log = Path(tempfile.mkstemp(prefix="rag-bench-serve-", suffix=".log")[1])
+    with log.open("w") as sink:
+        server = subprocess.Popen([sys.executable, "-c", "from rag.cli import main; main()", "serve", "--port",
+                                   str(port), "--log-level", "warning"], env=env, stdout=subprocess.DEVNULL,
+                                  stderr=sink, text=True)
     rss = _RssSampler(server.pid)
     try:
-        _wait_ready(base, server)
+        _wait_ready(base, server, log)
         rss.start()
         headers = [{"Authorization": f"Bearer {key}"} for key in keys]
         mixed = _load(base, headers, [SENSITIVE[i // 2 % 4] if i % 2 == 0 else BENIGN[i // 2 % 4]
@@ -124,7 +126,7 @@ def _run_api(env: dict, corpus: Path, port: int, clients: int, per_client: int, 
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
             server.kill()
-    return {"mixed": mixed, "server_path": api, "server_peak_rss_mib": rss.peak_mib}
+    return {"mixed": mixed, "server_path": api, "server_peak_rss_mib": rss.peak_mib, "server_log": str(log)}
 
 
 def _server_root(url: str) -> str:
@@ -148,11 +150,11 @@ def _rag(env: dict, *args: str) -> str:
     return done.stdout
 
 
-def _wait_ready(base: str, server: subprocess.Popen, timeout_s: float = 300.0) -> None:
+def _wait_ready(base: str, server: subprocess.Popen, log: Path, timeout_s: float = 300.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            common.fail(f"`rag serve` exited: {(server.stderr.read() if server.stderr else '')[-800:]}", 1)
+            common.fail(f"`rag serve` exited: {log.read_text()[-800:]}", 1)
         try:
             if httpx.get(f"{base}/readyz", timeout=5).status_code == 200:
                 return
@@ -176,12 +178,19 @@ def _load(base: str, headers: list[dict], questions: list[str], concurrency: int
                    "tokens": int((body.get("usage") or {}).get("completion_tokens", 0)),
                    "code": (body.get("error") or {}).get("code") if isinstance(body.get("error"), dict) else None,
                    "retry_after": response.headers.get("retry-after"),
-                   "reason": (body.get("reasons") or [None])[-1] if body.get("route") != "server" else None}
+                   "reason": _why(body) if body.get("route") != "server" else None}
         except httpx.HTTPError as exc:
             row = {"question": question, "status": f"transport:{type(exc).__name__}", "route": "error", "tokens": 0}
         return row
 
     return _summary(*_concurrently(one, [(q, headers[i % len(headers)]) for i, q in enumerate(questions)], concurrency))
+
+
+def _why(body: dict) -> str | None:
+    """The policy's reasons that say why a request was not sent to the server (the detection and level
+    reasons, not the token counts)."""
+    reasons = [r for r in body.get("reasons") or [] if "tokens" not in r]
+    return "; ".join(reasons[-2:]) or None
 
 
 def _direct(settings: Any, env: dict, questions: list[str], concurrency: int) -> dict:
@@ -329,7 +338,7 @@ def _text(report: dict) -> str:
     sp = report["server_path"]
     if sp is None:
         lines.append("server path: skipped (no vLLM)")
-        lines.append(f"rag serve peak RSS {report['server_peak_rss_mib']} MiB")
+        lines.append(f"rag serve peak RSS {report['server_peak_rss_mib']} MiB; its log: {report['server_log']}")
         return "\n".join(lines)
     lines.append(f"server path, {sp['clients']} concurrent benign clients:")
     lines += ["  through our API: " + line for line in _run_lines(sp["api"])]
@@ -337,7 +346,7 @@ def _text(report: dict) -> str:
     note = "" if sp["like_for_like"] else (
         f" NOT like-for-like: routes {sp['api']['routes']}, reasons {sp['api']['not_server_reasons']}")
     lines.append(f"ratio API / direct (completion tokens/s): {sp['ratio_api_to_direct']} (target >= 0.9){note}")
-    lines.append(f"rag serve peak RSS {report['server_peak_rss_mib']} MiB")
+    lines.append(f"rag serve peak RSS {report['server_peak_rss_mib']} MiB; its log: {report['server_log']}")
     return "\n".join(lines)
 
 
