@@ -30,8 +30,8 @@ same yes/no margin asked BEFORE answering ("Do the passages above state the answ
 question?") 0.63, the best: at its best point with false abstention <= 0.15 (margin < -1.4) it abstains on
 0.26 of unanswerable questions with false 0.12 (0.06 / 0.04 without a threshold) and lowers F1 0.370 ->
 0.350; F1 is scored on answerable questions, so no abstention rule can raise it. Targets were abstention
->= 0.5 at false <= 0.15, so it is not adopted; the implementation (rag/abstain.py, the backend's
-``first_token_logprobs``) waits on branch ``abstain-precheck``. CI seed-13 sample with it, once:
+>= 0.5 at false <= 0.15, so it is not adopted (it was implemented and measured, then left out: a second
+model call on every local answer). CI seed-13 sample with it, once:
 abstention 0.40, false abstention 0.20, F1 0.479 and EM 0.40 unchanged, citation 0.90 (without it:
 0.00 / 0.10 / 0.479 / 0.40 / 0.90).
 """
