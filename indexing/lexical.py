@@ -18,6 +18,7 @@ of one word) and the tokens are OR-ed, so "what's", "C++", "AND", "NEAR(" or a l
 from __future__ import annotations
 
 import re
+import threading
 from functools import lru_cache
 
 import snowballstemmer
@@ -39,7 +40,15 @@ when where which who whom why will with would you your
 """.split())
 
 _WORD = re.compile(r"\w+", re.UNICODE)
-_STEMMER = snowballstemmer.stemmer("porter")  # Porter (1980), the algorithm of FTS5's `porter` tokenizer
+# Porter (1980), the algorithm of FTS5's `porter` tokenizer. A snowballstemmer stemmer keeps its working
+# state on the object, so concurrent requests (API threads) each need their own: one per thread.
+_STEMMERS = threading.local()
+
+
+def _stemmer() -> snowballstemmer.stemmer:
+    if not hasattr(_STEMMERS, "porter"):
+        _STEMMERS.porter = snowballstemmer.stemmer("porter")
+    return _STEMMERS.porter
 
 
 def words(text: str) -> list[str]:
@@ -56,7 +65,7 @@ def content_words(text: str) -> list[str]:
 def stem(word: str) -> str:
     """Porter stem of a lower-case word ("owns", "owned", "owning" -> "own"); numbers and words of up to
     two letters are kept as they are."""
-    return word if len(word) <= 2 or not word.isalpha() else _STEMMER.stemWord(word)
+    return word if len(word) <= 2 or not word.isalpha() else _stemmer().stemWord(word)
 
 
 def terms(text: str) -> frozenset[str]:

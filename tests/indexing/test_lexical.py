@@ -42,3 +42,23 @@ def test_when_stemming_then_porter_forms_match(word, expected):
 
 def test_when_extracting_terms_then_stop_words_go_and_inflections_meet():
     assert terms("Who owns the queues?") == terms("The queue is owned") | {"own"} == {"own", "queue"}
+
+
+def test_when_many_threads_stem_at_once_then_each_gets_the_serial_stems():
+    # a shared snowballstemmer object raised AssertionError under concurrent API requests (HTTP 500)
+    from concurrent.futures import ThreadPoolExecutor
+
+    from indexing.lexical import stem
+
+    vocabulary = [f"{root}{suffix}" for root in ("connect", "relat", "generaliz", "hop", "rational", "condition",
+                                                "adjust", "formaliz", "sensitiv", "electric")
+                  for suffix in ("ing", "ed", "ions", "ational", "ness", "ically", "ements", "ization")]
+    expected = {w: stem.__wrapped__(w) for w in vocabulary}
+
+    def stem_all(offset: int) -> dict[str, str]:
+        words = vocabulary[offset:] + vocabulary[:offset]
+        return {w: stem.__wrapped__(w) for _ in range(20) for w in words}  # uncached: the stemmer itself
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(stem_all, range(8)))
+    assert all(result == expected for result in results)
