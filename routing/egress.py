@@ -6,15 +6,24 @@ system prompt passage by passage, as ingest labelled them, in passage mode; see 
 a finding at or above the policy's sensitive level, or a failed or timed-out scan, raises
 `EgressBlocked` and nothing is sent. The caller (`rag.assistant.Assistant`) then asks the router
 again with the server barred and the guard's findings as evidence: local, or a refusal.
+
+Every segment of the payload is scanned by the guard's own detector, never taken from stored labels
+(a stale or wrong stored label cannot let a passage through). The guard remembers what it found for
+each exact text it scanned (by sha256, per reading mode, in a bounded LRU that holds no text), so the
+same system instructions, question or passage met again in a later payload is not analysed twice;
+any text that differs by one character is analysed afresh.
 """
 from __future__ import annotations
 
+import hashlib
 import re
-from collections.abc import Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
 
 from routing.backends.base import BackendHealth, Generation, GenerationBackend, GenerationStream, Message, ModelInfo
 from routing.errors import DetectionError, RoutingError
-from routing.findings import Finding
+from routing.findings import Detection, Finding
 from routing.levels import Level
 from routing.router import Classifier, classify_both
 
@@ -83,6 +92,7 @@ class EgressGuard:
         self.timeout_s = timeout_s
         self.name = backend.name
         self.scans = 0  # payloads scanned (for tests and figures)
+        self.known = DetectionMemo()
 
     @property
     def model(self) -> ModelInfo:
@@ -122,15 +132,60 @@ class EgressGuard:
         """Raise `EgressBlocked` unless every message content is below the sensitive level."""
         self.scans += 1
         asked, passages = split_payload(messages)
+        new_asked, new_passages = self.known.unknown(asked, False), self.known.unknown(passages, True)
         try:
-            detections = [d for part in classify_both(self.detector, asked, passages, self.timeout_s) for d in part]
+            found_asked, found_passages = classify_both(self.detector, new_asked, new_passages, self.timeout_s)
         except DetectionError as exc:
             raise EgressBlocked(f"egress scan of the server-bound payload failed ({exc}): server barred", None) from exc
+        self.known.remember(new_asked, False, found_asked)
+        self.known.remember(new_passages, True, found_passages)
+        fresh = {(False, t): d for t, d in zip(new_asked, found_asked)}
+        fresh.update({(True, t): d for t, d in zip(new_passages, found_passages)})
+        detections = [fresh[(mode, t)] if (mode, t) in fresh else self.known.get(t, mode)
+                      for mode, texts in ((False, asked), (True, passages)) for t in texts]
+        if any(d is None for d in detections):  # forgotten meanwhile (the LRU is full): fail closed
+            raise EgressBlocked("egress scan of the server-bound payload incomplete: server barred", None)
         blocking = tuple(f for d in detections for f in d.findings if f.level >= self.sensitive_level)
         if blocking:
             kinds = ", ".join(sorted({f"{f.entity_type} ({f.level})" for f in blocking}))
             raise EgressBlocked(f"egress scan of the server-bound payload found {kinds} >= {self.sensitive_level}: "
                                 "server barred", blocking)
+
+
+class DetectionMemo:
+    """Detections of exact texts, by sha256 and reading mode (user text or passage), least recently used
+    first out. Thread-safe; holds no text."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple[bool, str], Detection] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _key(text: str, passage: bool) -> tuple[bool, str]:
+        return passage, hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    def unknown(self, texts: Sequence[str], passage: bool) -> list[str]:
+        """The distinct `texts` without a remembered detection, in order."""
+        with self._lock:
+            return list(dict.fromkeys(t for t in texts if self._key(t, passage) not in self._items))
+
+    def remember(self, texts: Iterable[str], passage: bool, detections: Iterable[Detection]) -> None:
+        with self._lock:
+            for text, detection in zip(texts, detections):
+                key = self._key(text, passage)
+                self._items[key] = detection
+                self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def get(self, text: str, passage: bool) -> Detection | None:
+        """The remembered detection of `text`, or None."""
+        key = self._key(text, passage)
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+            return self._items.get(key)
 
 
 def guarded(backend: GenerationBackend, detector: Classifier, sensitive_level: Level,
@@ -141,4 +196,4 @@ def guarded(backend: GenerationBackend, detector: Classifier, sensitive_level: L
     return EgressGuard(backend, detector, sensitive_level, timeout_s)
 
 
-__all__ = ["EgressGuard", "EgressBlocked", "guarded", "segments", "split_payload"]
+__all__ = ["DetectionMemo", "EgressGuard", "EgressBlocked", "guarded", "segments", "split_payload"]

@@ -6,8 +6,9 @@ as a subprocess; then
 1. mixed load: `--clients` concurrent clients send `/v1/query` requests alternating sensitive questions
    (a fake SSN or a named employee: local route) and benign ones (server route): latency p50/p95/p99 per
    route, requests/s, answers by HTTP status, the server's peak RSS;
-2. server path: `--benign-clients` concurrent clients send the benign questions that the mixed run routed to
-   the server (retrieved context can make a benign question local) through the API, then the same
+2. server path: `--benign-clients` concurrent clients send the benign questions that went to the server
+   when each was asked alone before the load (retrieved context can make a benign question local)
+   through the API, then the same
    prompts (retrieved and assembled in this process exactly as the assistant does) go straight to vLLM at
    the same concurrency: the ratio of aggregate completion tokens/s (API / direct). It is like-for-like
    only when every API request was answered on the server; otherwise the report says how many were not
@@ -114,11 +115,12 @@ def _run_api(env: dict, corpus: Path, port: int, clients: int, per_client: int, 
         _wait_ready(base, server, log)
         rss.start()
         headers = [{"Authorization": f"Bearer {key}"} for key in keys]
+        probe = _load(base, headers, list(BENIGN), 1)  # one at a time, before any load: where each goes
+        served = [q for q in BENIGN if probe["routes_by_question"].get(q) == ["server"]]
         mixed = _load(base, headers, [SENSITIVE[i // 2 % 4] if i % 2 == 0 else BENIGN[i // 2 % 4]
                                       for i in range(clients * per_client)], clients)
-        served = [q for q in BENIGN if mixed["routes_by_question"].get(q) == ["server"]] or list(BENIGN)
-        benign = [served[i % len(served)] for i in range(benign_clients * per_client)]
-        api = {**_load(base, headers, benign, benign_clients), "questions": benign} if benign_clients else None
+        benign = [served[i % len(served)] for i in range(benign_clients * per_client)] if served else []
+        api = {**_load(base, headers, benign, benign_clients), "questions": benign} if benign else None
     finally:
         rss.stop()
         server.terminate()
@@ -126,7 +128,8 @@ def _run_api(env: dict, corpus: Path, port: int, clients: int, per_client: int, 
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
             server.kill()
-    return {"mixed": mixed, "server_path": api, "server_peak_rss_mib": rss.peak_mib, "server_log": str(log)}
+    return {"benign_alone": probe["routes_by_question"], "mixed": mixed, "server_path": api,
+            "server_peak_rss_mib": rss.peak_mib, "server_log": str(log)}
 
 
 def _server_root(url: str) -> str:

@@ -102,8 +102,33 @@ def test_when_payload_below_sensitive_level_then_sent_after_scanning_every_messa
 
     assert guard.generate(messages).text == "ok" and guard.stream(messages).text() == "ok"
     assert server.sent == [messages, messages]
-    assert sorted(scanner.texts) == sorted([part for m in messages for part in segments(m["content"])] * 2)
-    assert scanner.passages == ["Returns: 30 days."] * 2  # only the numbered passages are read as passages
+    # every segment analysed once: the second, identical payload is checked against what the first found
+    assert sorted(scanner.texts) == sorted(part for m in messages for part in segments(m["content"]))
+
+
+def test_when_a_scanned_passage_changes_by_one_character_then_it_is_analysed_afresh():
+    server, scanner = RecordingServer(), PatternClassifier()
+    guard = EgressGuard(server, scanner, Level.CONFIDENTIAL)
+    guard.generate(_messages())  # "Returns: 30 days." scanned and clean
+
+    with pytest.raises(EgressBlocked):
+        guard.generate(_messages(system_extra=" for 123-45-6789"))
+
+    assert scanner.passages == ["Returns: 30 days.", "Returns for 123-45-6789: 30 days."]
+    assert len(server.sent) == 1
+
+
+def test_when_a_blocked_payload_comes_again_then_it_is_blocked_again_from_what_was_found():
+    server, scanner = RecordingServer(), PatternClassifier()
+    guard = EgressGuard(server, scanner, Level.CONFIDENTIAL)
+    messages = _messages(system_extra=" for 123-45-6789")
+
+    for _ in range(2):
+        with pytest.raises(EgressBlocked) as blocked:
+            guard.generate(messages)
+        assert [f.entity_type for f in blocked.value.findings] == ["US_SSN"]
+
+    assert scanner.passages == ["Returns for 123-45-6789: 30 days."] and server.sent == []
 
 
 def test_when_user_types_passage_markers_then_still_analysed_as_written_by_the_user():
