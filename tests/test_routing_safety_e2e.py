@@ -23,7 +23,7 @@ from routing.errors import RefusedError
 pytestmark = [pytest.mark.slow, pytest.mark.vllm]
 
 DATA = Path(__file__).resolve().parent.parent / "data"
-# Public product pages. (The about page's leadership bios are labelled confidential: see KNOWN_OVER_CAUTION.)
+# Public product pages (the about page names its leadership: their bios must stay public).
 PUBLIC = ["public/pricing.html", "public/acme-payments-overview.html", "public/ledger-sync-overview.html",
           "public/acme-insights-overview.html", "public/security-overview.html", "public/faq.md",
           "public/about-acme.html"]
@@ -125,9 +125,9 @@ def test_when_prompts_are_sensitive_or_context_confidential_then_server_receives
 
 
 KNOWN_OVER_CAUTION = (
-    "known over-caution (README, known limits): the leadership bios of the public about page are labelled "
-    "confidential (a named person next to a sentence the personal-matter classifier scores), so a benign "
-    "large-context prompt that retrieves them stays local (fail closed)")
+    "over-caution (README, known limits): a benign large-context prompt stayed local (fail closed), e.g. a "
+    "public passage labelled confidential (a named person next to a sentence the personal-matter classifier "
+    "scores) or an egress scan over its budget on a loaded machine; passes since 2026-11-30")
 
 
 def _benign_reached_the_server(benign: dict, sent: list[str]) -> None:
