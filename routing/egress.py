@@ -132,19 +132,18 @@ class EgressGuard:
         """Raise `EgressBlocked` unless every message content is below the sensitive level."""
         self.scans += 1
         asked, passages = split_payload(messages)
-        new_asked, new_passages = self.known.unknown(asked, False), self.known.unknown(passages, True)
+        known_asked, known_passages = self.known.recall(asked, False), self.known.recall(passages, True)
+        new_asked = [t for t in dict.fromkeys(asked) if t not in known_asked]
+        new_passages = [t for t in dict.fromkeys(passages) if t not in known_passages]
         try:
             found_asked, found_passages = classify_both(self.detector, new_asked, new_passages, self.timeout_s)
         except DetectionError as exc:
             raise EgressBlocked(f"egress scan of the server-bound payload failed ({exc}): server barred", None) from exc
         self.known.remember(new_asked, False, found_asked)
         self.known.remember(new_passages, True, found_passages)
-        fresh = {(False, t): d for t, d in zip(new_asked, found_asked)}
-        fresh.update({(True, t): d for t, d in zip(new_passages, found_passages)})
-        detections = [fresh[(mode, t)] if (mode, t) in fresh else self.known.get(t, mode)
-                      for mode, texts in ((False, asked), (True, passages)) for t in texts]
-        if any(d is None for d in detections):  # forgotten meanwhile (the LRU is full): fail closed
-            raise EgressBlocked("egress scan of the server-bound payload incomplete: server barred", None)
+        known_asked.update(zip(new_asked, found_asked))
+        known_passages.update(zip(new_passages, found_passages))
+        detections = [known_asked[t] for t in asked] + [known_passages[t] for t in passages]
         blocking = tuple(f for d in detections for f in d.findings if f.level >= self.sensitive_level)
         if blocking:
             kinds = ", ".join(sorted({f"{f.entity_type} ({f.level})" for f in blocking}))
@@ -165,10 +164,16 @@ class DetectionMemo:
     def _key(text: str, passage: bool) -> tuple[bool, str]:
         return passage, hashlib.sha256(text.encode("utf-8")).hexdigest()
 
-    def unknown(self, texts: Sequence[str], passage: bool) -> list[str]:
-        """The distinct `texts` without a remembered detection, in order."""
+    def recall(self, texts: Sequence[str], passage: bool) -> dict[str, Detection]:
+        """The remembered detections among `texts`, by text (the ones not in it are unknown)."""
         with self._lock:
-            return list(dict.fromkeys(t for t in texts if self._key(t, passage) not in self._items))
+            found = {}
+            for text in texts:
+                key = self._key(text, passage)
+                if key in self._items:
+                    self._items.move_to_end(key)
+                    found[text] = self._items[key]
+            return found
 
     def remember(self, texts: Iterable[str], passage: bool, detections: Iterable[Detection]) -> None:
         with self._lock:
@@ -178,14 +183,6 @@ class DetectionMemo:
                 self._items.move_to_end(key)
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
-
-    def get(self, text: str, passage: bool) -> Detection | None:
-        """The remembered detection of `text`, or None."""
-        key = self._key(text, passage)
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-            return self._items.get(key)
 
 
 def guarded(backend: GenerationBackend, detector: Classifier, sensitive_level: Level,
