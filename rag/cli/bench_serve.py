@@ -340,15 +340,14 @@ def _text(report: dict) -> str:
                  f"{proxy['sensitive_requests']} carried a sensitive question")
     sp = report["server_path"]
     if sp is None:
-        lines.append("server path: skipped (no vLLM)")
-        lines.append(f"rag serve peak RSS {report['server_peak_rss_mib']} MiB; its log: {report['server_log']}")
-        return "\n".join(lines)
-    lines.append(f"server path, {sp['clients']} concurrent benign clients:")
-    lines += ["  through our API: " + line for line in _run_lines(sp["api"])]
-    lines += ["  vLLM direct:     " + line for line in _run_lines(sp["direct_vllm"])]
-    note = "" if sp["like_for_like"] else (
-        f" NOT like-for-like: routes {sp['api']['routes']}, reasons {sp['api']['not_server_reasons']}")
-    lines.append(f"ratio API / direct (completion tokens/s): {sp['ratio_api_to_direct']} (target >= 0.9){note}")
+        lines.append("server path: skipped (no vLLM, or no benign question went to the server when asked alone)")
+    else:
+        lines.append(f"server path, {sp['clients']} concurrent benign clients:")
+        lines += ["  through our API: " + line for line in _run_lines(sp["api"])]
+        lines += ["  vLLM direct:     " + line for line in _run_lines(sp["direct_vllm"])]
+        note = "" if sp["like_for_like"] else (
+            f" NOT like-for-like: routes {sp['api']['routes']}, reasons {sp['api']['not_server_reasons']}")
+        lines.append(f"ratio API / direct (completion tokens/s): {sp['ratio_api_to_direct']} (target >= 0.9){note}")
     lines.append(f"rag serve peak RSS {report['server_peak_rss_mib']} MiB; its log: {report['server_log']}")
     return "\n".join(lines)
 
