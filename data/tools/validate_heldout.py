@@ -4,7 +4,7 @@
     python3 data/tools/validate_heldout.py          # exit code 1 on errors
 
 Checks
-* prompts.jsonl, prompts_b.jsonl and generated_presidio.jsonl: JSON per line, exact key set, id format,
+* prompts.jsonl, prompts_b.jsonl, prompts_c.jsonl and generated_presidio.jsonl: JSON per line, exact key set, id format,
   unique ids, types, allowed `kind`, `sensitive` == (kind != "benign"),
   `expected_route` == "local" for sensitive / "server" for benign, category naming
   (benign categories start with "benign_", sensitive ones do not), no duplicate texts
@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[2]
 HELD = ROOT / "data" / "heldout"
 PROMPTS = HELD / "prompts.jsonl"
 PROMPTS_B = HELD / "prompts_b.jsonl"  # second, independent hand-written set (ids hb001...)
+PROMPTS_C = HELD / "prompts_c.jsonl"  # third, independent hand-written set (ids hc001...)
 GENERATED = HELD / "generated_presidio.jsonl"
 CORPUS = HELD / "corpus"
 MANIFEST = CORPUS / "manifest.yaml"
@@ -265,6 +266,19 @@ def print_counts(name: str, rows: list[dict]) -> None:
                 print(f"      {c}: {n}")
 
 
+def check_extra_set(path: Path, id_re: str, earlier: list[dict]) -> list[dict]:
+    """Check an additional hand-written set like prompts.jsonl, plus no text repeated from `earlier`."""
+    if not path.is_file():
+        return []
+    rows = read_jsonl(path)
+    check_prompt_rows(path, rows, PROMPT_KEYS, id_re)
+    seen = {norm(r["text"]): r["id"] for r in earlier if isinstance(r.get("text"), str)}
+    for r in rows:
+        if isinstance(r.get("text"), str) and norm(r["text"]) in seen:
+            err(f"{r['id']} duplicates {seen[norm(r['text'])]}")
+    return rows
+
+
 def main() -> int:
     all_rows: list[dict] = []
     prompts = read_jsonl(PROMPTS) if PROMPTS.is_file() else []
@@ -286,15 +300,10 @@ def main() -> int:
     else:
         print("note: generated_presidio.jsonl not present (run generate_presidio_heldout.py)")
 
-    prompts_b: list[dict] = []
-    if PROMPTS_B.is_file():
-        prompts_b = read_jsonl(PROMPTS_B)
-        check_prompt_rows(PROMPTS_B, prompts_b, PROMPT_KEYS, r"hb\d{3}")
-        seen = {norm(r["text"]): r["id"] for r in all_rows if isinstance(r.get("text"), str)}
-        for r in prompts_b:
-            if isinstance(r.get("text"), str) and norm(r["text"]) in seen:
-                err(f"{r['id']} duplicates {seen[norm(r['text'])]}")
-        all_rows += prompts_b
+    prompts_b = check_extra_set(PROMPTS_B, r"hb\d{3}", all_rows)
+    all_rows += prompts_b
+    prompts_c = check_extra_set(PROMPTS_C, r"hc\d{3}", all_rows)
+    all_rows += prompts_c
 
     leaked = check_leakage(all_rows)
     access, questions = check_corpus_and_questions()
@@ -304,6 +313,8 @@ def main() -> int:
         print_counts("generated_presidio.jsonl", generated)
     if prompts_b:
         print_counts("prompts_b.jsonl", prompts_b)
+    if prompts_c:
+        print_counts("prompts_c.jsonl", prompts_c)
     print(f"\ncorpus: {len(access)} documents covered by manifest.yaml; "
           f"context_questions.jsonl: {len(questions)} questions")
     print(f"leakage check against data/routing/*.jsonl: {leaked} shared texts")
