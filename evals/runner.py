@@ -41,6 +41,7 @@ ROUTING_SETS = {
     "tuning_generated": ("routing/tuning/generated_presidio.jsonl",),
     "heldout": ("heldout/prompts.jsonl",),
     "heldout_b": ("heldout/prompts_b.jsonl",),  # a second held-out author, committed before it was ever run
+    "heldout_c": ("heldout/prompts_c.jsonl",),  # a third held-out author, committed before it was ever run
     "heldout_generated": ("heldout/generated_presidio.jsonl",),
 }
 # Benign questions over internal documents whose personal data only detection can find (held-out).

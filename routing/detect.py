@@ -55,8 +55,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 logger = logging.getLogger(__name__)
 
-CODE_VERSION = "detect-5"  # bump when code changes what is detected (part of `PresidioDetector.version`)
+CODE_VERSION = "detect-6"  # bump when code changes what is detected (part of `PresidioDetector.version`)
 PERSONAL_MATTER = "PERSONAL_MATTER"
+SPACED_NUMBER = "SPACED_NUMBER"
 NER_RECOGNIZERS = frozenset({"SpacyRecognizer", "NameCandidateRecognizer"})
 _NER_MAPPING = {"PERSON": "PERSON", "PER": "PERSON", "NORP": "NRP", "GPE": "LOCATION", "LOC": "LOCATION",
                 "FAC": "LOCATION", "ORG": "ORGANIZATION", "DATE": "DATE_TIME", "TIME": "DATE_TIME"}
@@ -269,7 +270,8 @@ class PresidioDetector:
         can change the result: always for what a user wrote; in a passage only the sentences near a
         finding a rule could tie them to (a name, an id), since alone they are `passage_level`."""
         kind = "passage" if passages else "query"
-        found = [self._presidio_findings(norm.text, artifact) for norm, artifact in zip(norms, artifacts, strict=True)]
+        found = [[*self._presidio_findings(norm.text, artifact), *self._spaced_numbers(norm)]
+                 for norm, artifact in zip(norms, artifacts, strict=True)]
         windows = [self._classifier_windows(f, kind) for f in found]
         scored = [i for i, w in enumerate(windows) if w is None or w]
         matters = dict(zip(scored, self._matter_findings([norms[i].text for i in scored], passages,
@@ -328,6 +330,13 @@ class PresidioDetector:
             recognizer = (r.recognition_metadata or {}).get("recognizer_name", "")
             findings.append(Finding(r.entity_type, r.start, r.end, float(r.score), cfg.levels[r.entity_type], recognizer))
         return _resolve_overlaps(findings)
+
+    def _spaced_numbers(self, norm: Normalized) -> list[Finding]:
+        """The long digit runs the user typed digit by digit or spelled out (see `SpacedNumbers`)."""
+        rule = self.config.spaced_numbers
+        return [Finding(SPACED_NUMBER, start, end, 1.0, rule.level, "Normalizer")
+                for start, end in norm.digit_runs
+                if sum(ch.isdigit() for ch in norm.text[start:end]) >= rule.min_digits]
 
     def _finish(self, findings: Sequence[Finding], extra: Sequence[Finding], kind: str) -> list[Finding]:
         """Add the classifier's findings, apply demotions and the escalations for `kind`, drop public ones."""
@@ -410,7 +419,21 @@ def _predefined_recognizer(spec: PredefinedSpec, language: str) -> Any:
     kwargs = dict(spec.kwargs)
     if spec.context:
         kwargs["context"] = [*getattr(cls, "CONTEXT", []), *spec.context]
+    if spec.checksum_optional:
+        cls = _checksum_optional(cls)
     return cls(supported_language=language, **kwargs)
+
+
+def _checksum_optional(cls: type) -> type:
+    """`cls` whose failed checksum leaves the pattern's score (Presidio: validation None) instead of
+    dropping the match; a passed checksum still raises it to the maximum."""
+
+    class ChecksumOptional(cls):  # type: ignore[misc, valid-type]
+        def validate_result(self, pattern_text: str) -> bool | None:
+            return super().validate_result(pattern_text) or None
+
+    ChecksumOptional.__name__ = ChecksumOptional.__qualname__ = f"{cls.__name__}ChecksumOptional"
+    return ChecksumOptional
 
 
 @contextmanager

@@ -132,7 +132,8 @@ class PredefinedSpec(BaseModel):
 
     Presidio ships recognizers for many countries but enables few of them by default (and some only
     for their own language): these are instantiated for English with optional extra `context`
-    words and constructor `kwargs` (e.g. ``supported_regions`` of the PhoneRecognizer).
+    words and constructor `kwargs` (e.g. ``supported_regions`` of the PhoneRecognizer). With
+    `checksum_optional`, a match whose checksum fails keeps its pattern's score instead of being dropped.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -140,6 +141,24 @@ class PredefinedSpec(BaseModel):
     name: str
     context: list[str] = Field(default_factory=list)
     kwargs: dict[str, object] = Field(default_factory=dict)
+    checksum_optional: bool = False
+
+
+class SpacedNumbers(BaseModel):
+    """A number the user typed digit by digit ("4 5 3 9 ...") or spelled out ("five three six ...") is
+    one they meant to identify something: a run of at least `min_digits` such digits is a finding
+    (`SPACED_NUMBER`) at `level`, with or without a context word. Shorter runs (a PIN, a year) are left
+    to the other recognizers."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    min_digits: int = Field(8, ge=1)
+    level: Level = Level.CONFIDENTIAL
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _parse_level(cls, value: object) -> Level:
+        return Level.parse(value)  # type: ignore[arg-type]
 
 
 class PersonalMatterSettings(BaseModel):
@@ -184,6 +203,7 @@ class DetectionConfig(BaseModel):
     predefined: list[PredefinedSpec] = Field(default_factory=list)
     secrets: SecretScanConfig = Field(default_factory=SecretScanConfig)
     personal_matters: PersonalMatterSettings = Field(default_factory=PersonalMatterSettings)
+    spaced_numbers: SpacedNumbers = Field(default_factory=SpacedNumbers)
     escalations: list[EscalationRule] = Field(default_factory=list)
     demotions: list[EscalationRule] = Field(default_factory=list)
 

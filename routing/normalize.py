@@ -6,7 +6,12 @@ Numbers typed to dodge pattern matching are rewritten as plain digit runs:
   capital letters typed the same way before them ("G B 8 2 ...");
 * digits spelled as words ("five three six nine zero one ..."), with or without separators;
 * escaped line breaks and tabs pasted from JSON or logs (a backslash then n, r or t) become a line break,
-  so that an address or a form pasted as one escaped line reads as its lines.
+  so that an address or a form pasted as one escaped line reads as its lines;
+* a misspelt key word, one edit (a letter missing, extra, wrong or two letters swapped) away from a word
+  the patterns look for ("pasword", "pasport", "adress"), is spelt right (`KEY_WORDS`).
+
+`Normalized.digit_runs` are the spans (in the normalised text) of the digit runs rewritten from spaced or
+spelled-out digits: writing a number digit by digit is itself a sign that it identifies something.
 
 Everything else is kept as is, so names, words and formatted numbers ("+44 20 7946 0812") reach the
 recognizers unchanged. `Normalized.span` maps a finding's span on the normalised text back to the
@@ -35,6 +40,13 @@ _DIGIT_WORD_RUN = re.compile(r"\b%s(?:[\s,\-]+%s){%d,}\b" % (_WORD, _WORD, MIN_D
 _ONE_WORD = re.compile(r"\b%s\b" % _WORD, re.IGNORECASE)
 _ESCAPED_BREAK = re.compile(r"(?:\\[rnt])+")
 
+# Words the secret and identifier patterns and context lists key on, long enough that one edit away is
+# a typo, not another word (no "routing"/"routine", "national"/"rational"). Inflections ("passwords",
+# "accounts") start with the word and are left alone.
+KEY_WORDS = ("password", "passport", "passcode", "passphrase", "account", "address", "licence", "license",
+             "insurance", "security")
+_LONG_WORD = re.compile(r"[^\W\d_]{6,}")
+
 
 @dataclass(frozen=True)
 class Normalized:
@@ -46,12 +58,14 @@ class Normalized:
             the original length, closes the last span.
         changed: True when some run was rewritten.
         source_ends: ``source_ends[i]`` is the end offset (exclusive) in the original of ``text[i]``.
+        digit_runs: spans in `text` of the digit runs rewritten from spaced or spelled-out digits.
     """
 
     text: str
     origin: tuple[int, ...]
     source_ends: tuple[int, ...]
     changed: bool = False
+    digit_runs: tuple[tuple[int, int], ...] = ()
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """The original span of ``text[start:end]`` (an empty or out-of-range span is clamped)."""
@@ -80,12 +94,38 @@ def _replacements(text: str) -> list[tuple[int, int, list[tuple[str, int, int]]]
     for m in _ESCAPED_BREAK.finditer(text):
         if not any(s < m.end() and m.start() < e for s, e, _ in runs):
             runs.append((m.start(), m.end(), [("\n", m.start(), m.end())]))
+    for m in _LONG_WORD.finditer(text):
+        word = _key_word(m.group(0))
+        if word and not any(s < m.end() and m.start() < e for s, e, _ in runs):
+            runs.append((m.start(), m.end(), [(ch, m.start(), m.end()) for ch in word]))
     return sorted(runs)
 
 
+def _key_word(word: str) -> str | None:
+    """The key word `word` is a misspelling of, in `word`'s case; None when it is none."""
+    low = word.lower()
+    for key in KEY_WORDS:
+        if low == key or low.startswith(key) or key.startswith(low):
+            continue
+        if _one_edit(low, key):
+            return key.upper() if word.isupper() else key.capitalize() if word[0].isupper() else key
+    return None
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """True when `a` and `b` differ by one insertion, deletion, substitution or swap of neighbours."""
+    if abs(len(a) - len(b)) > 1:
+        return False
+    i = next((k for k, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+    if len(a) == len(b):
+        swapped = a[i + 1:i + 2] == b[i:i + 1] and a[i:i + 1] == b[i + 1:i + 2] and a[i + 2:] == b[i + 2:]
+        return a[i + 1:] == b[i + 1:] or swapped
+    return a[i + 1:] == b[i:] if len(a) > len(b) else a[i:] == b[i + 1:]
+
+
 def normalize(text: str) -> Normalized:
-    """Rewrite spaced-out and spelled-out digit runs as plain digits, escaped breaks as a line break;
-    keep the offset map.
+    """Rewrite spaced-out and spelled-out digit runs as plain digits, escaped breaks as a line break,
+    misspelt key words spelt right; keep the offset map.
 
     Returns the identity mapping (and the same text) when nothing needs rewriting.
     """
@@ -95,17 +135,20 @@ def normalize(text: str) -> Normalized:
     chars: list[str] = []
     origin: list[int] = []
     ends: list[int] = []
+    digit_runs: list[tuple[int, int]] = []
     pos = 0
     for start, end, replacement in runs:
         for i in range(pos, start):
             chars.append(text[i]); origin.append(i); ends.append(i + 1)  # noqa: E702 - three parallel lists
+        if any(ch.isdigit() for ch, _, _ in replacement):
+            digit_runs.append((len(chars), len(chars) + len(replacement)))
         for ch, src_start, src_end in replacement:
             chars.append(ch); origin.append(src_start); ends.append(src_end)  # noqa: E702
         pos = end
     for i in range(pos, len(text)):
         chars.append(text[i]); origin.append(i); ends.append(i + 1)  # noqa: E702
     origin.append(len(text))
-    return Normalized("".join(chars), tuple(origin), tuple(ends), changed=True)
+    return Normalized("".join(chars), tuple(origin), tuple(ends), changed=True, digit_runs=tuple(digit_runs))
 
 
-__all__ = ["Normalized", "normalize", "DIGIT_WORDS"]
+__all__ = ["Normalized", "normalize", "DIGIT_WORDS", "KEY_WORDS"]

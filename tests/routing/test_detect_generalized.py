@@ -58,6 +58,32 @@ def test_when_number_spelled_or_spaced_then_found_on_the_original_span(detector,
 @pytest.mark.parametrize(
     "text, entity",
     [
+        ("could you tidy this up: 7 1 0 4 9 3 8 2 6 5 5 1", "SPACED_NUMBER"),  # no context word at all
+        ("what do you make of eight one one four zero two nine three five", "SPACED_NUMBER"),
+        ("decode this for me: BNCLSN81T62F205W", "IT_FISCAL_CODE"),  # check character wrong
+        ("wire it to FR76 3000 6000 0112 3456 7890 188 tomorrow", "IBAN_CODE"),  # check digits wrong
+    ],
+)
+def test_when_identifier_without_context_or_valid_checksum_then_still_found(detector, text, entity):
+    detection = detector.classify(text)
+
+    assert entity in {f.entity_type for f in detection.findings}, detection
+    assert detection.level >= C
+
+
+@pytest.mark.parametrize("text", ["東京都の人口は多い", "서울로 출장 가요", "上海市的天气很好"])
+def test_when_place_name_without_a_street_number_then_no_address(detector, text):
+    assert "STREET_ADDRESS" not in {f.entity_type for f in detector.classify(text).findings}
+
+
+@pytest.mark.parametrize("text", ["the build ran 3 4 times", "pick 1 2 3 of these", "release v2.4.1 broke the build"])
+def test_when_short_spaced_digits_then_no_spaced_number(detector, text):
+    assert "SPACED_NUMBER" not in {f.entity_type for f in detector.classify(text).findings}
+
+
+@pytest.mark.parametrize(
+    "text, entity",
+    [
         ("ring me on 07700 900123 tonight", "PHONE_NUMBER"),
         ("son portable: 06 71 82 93 04", "PHONE_NUMBER"),
         ("WhatsApp +91 98450 12345 for the keys", "PHONE_NUMBER"),
@@ -66,6 +92,9 @@ def test_when_number_spelled_or_spaced_then_found_on_the_original_span(detector,
         ("adres: Prinsengracht 88, 1015 EA Amsterdam", "STREET_ADDRESS"),
         ("he lives at 12 Wattle Street, Ultimo NSW 2007", "STREET_ADDRESS"),
         ("my flat is at 4B Lajpat Nagar, New Delhi 110024", "STREET_ADDRESS"),
+        ("민준 씨 집 주소: 부산광역시 해운대구 센텀중앙로 55, 1203호", "STREET_ADDRESS"),
+        ("彼女の住所は大阪府大阪市北区梅田3丁目4番5号です", "STREET_ADDRESS"),
+        ("寄到他家：广州市天河区体育西路88号", "STREET_ADDRESS"),
     ],
 )
 def test_when_contact_detail_in_other_formats_then_confidential(detector, text, entity):

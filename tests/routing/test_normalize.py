@@ -55,3 +55,33 @@ def test_when_escaped_line_breaks_pasted_then_they_read_as_line_breaks_and_map_b
     assert norm.text == "Name: Ada\nAddress: 12 Elm Row\nLeeds" and norm.changed
     start, end = norm.span(norm.text.index("Leeds"), len(norm.text))
     assert text[start:end] == "Leeds"
+
+
+@pytest.mark.parametrize(
+    "text, normalised",
+    [
+        ("pasword for the mailbox = Tq7-lamp", "password for the mailbox = Tq7-lamp"),  # a letter missing
+        ("my PASSOWRD is", "my PASSWORD is"),  # two letters swapped, case kept
+        ("Pasport number please", "Passport number please"),
+        ("the adress on file", "the address on file"),
+        ("bank acount 1234", "bank account 1234"),
+    ],
+)
+def test_when_key_word_misspelt_by_one_edit_then_spelt_right(text, normalised):
+    norm = normalize(text)
+
+    assert norm.text == normalised and norm.changed
+    start, end = norm.span(0, norm.text.index(" "))
+    assert (start, end) == (0, text.index(" "))
+
+
+@pytest.mark.parametrize("text", ["passwords and accounts", "a routine address", "addresses", "licensed",
+                                  "passports", "Pass the sword"])
+def test_when_word_is_right_or_an_inflection_then_left_alone(text):
+    assert normalize(text).text == text
+
+
+def test_digit_runs_are_the_rewritten_numbers_only():
+    norm = normalize("card 4 5 3 9 1 4 8 8 and ssn five three six nine zero four, pasword x")
+
+    assert [norm.text[s:e] for s, e in norm.digit_runs] == ["45391488", "536904"]
