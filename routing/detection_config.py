@@ -235,16 +235,22 @@ class DetectionConfig(BaseModel):
 
 
 # A value that names where the secret comes from instead of being one: ${DB_PASSWORD}, {{ token }},
-# %(password)s, <token>, or an upper-case variable name without digits (REPLACE_ME, PASSWORD).
-_TEMPLATED_VALUE = re.compile(r"\$\{[^}]*\}|\{\{[^}]*\}\}|%\([^)]*\)s|<[^>]*>|[A-Z][A-Z_]*[A-Z]")
+# %(password)s, <token>, an upper-case variable name without digits (REPLACE_ME, PASSWORD), the bare word
+# "password" or "secret" (postgres://user:password@localhost), a call (keyring.get_password(...)) or a
+# reference (var.db_password, process.env.TOKEN).
+_TEMPLATED_VALUE = re.compile(
+    r"\$\{[^}]*\}|\{\{[^}]*\}\}|%\([^)]*\)s|<[^>]*>|[A-Z][A-Z_]*[A-Z]|(?i:password|passwd|pass|pwd|secret|token)"
+    r"|[A-Za-z_][\w.]*\(.*|(?:var|local|data|module|self|this|process\.env|os\.environ)\.[\w.]+")
 
 
 def keep_credential(text: str, start: int, end: int, placeholders: Iterable[str]) -> bool:
     """False for documented placeholders such as sk_test_EXAMPLEONLY or <your-token>: a placeholder
-    word and no digit (real secrets are random, so they practically always contain digits); and for
+    word and no digit (real secrets are random, so they practically always contain digits; a value such
+    as AKIA...EXAMPLE with digits is kept: fail closed); and for
     templated values such as ``password: ${DB_PASSWORD}`` or ``postgres://USER:PASSWORD@HOST``."""
     span = text[start:end]
-    if _TEMPLATED_VALUE.fullmatch(_credential_value(span).strip("\"'`")):
+    secret = _credential_value(span).strip("\"'`")
+    if _TEMPLATED_VALUE.fullmatch(secret):
         return False
     value = span.lower()
     return any(ch.isdigit() for ch in value) or not any(p.lower() in value for p in placeholders)

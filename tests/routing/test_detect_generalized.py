@@ -71,6 +71,12 @@ def test_when_identifier_without_context_or_valid_checksum_then_still_found(dete
     assert detection.level >= C
 
 
+@pytest.mark.parametrize("text", ["the LB at 10.0.12.7 checks 10.0.12.8:8443 for the account service",
+                                  "invoice INV-00482193 shows the wrong VAT rate, how do I get it corrected?"])
+def test_when_ip_address_or_invoice_number_then_not_an_account(detector, text):
+    assert detector.classify(text).level < C
+
+
 @pytest.mark.parametrize("text", ["東京都の人口は多い", "서울로 출장 가요", "上海市的天气很好"])
 def test_when_place_name_without_a_street_number_then_no_address(detector, text):
     assert "STREET_ADDRESS" not in {f.entity_type for f in detector.classify(text).findings}
@@ -95,6 +101,16 @@ def test_when_short_spaced_digits_then_no_spaced_number(detector, text):
         ("민준 씨 집 주소: 부산광역시 해운대구 센텀중앙로 55, 1203호", "STREET_ADDRESS"),
         ("彼女の住所は大阪府大阪市北区梅田3丁目4番5号です", "STREET_ADDRESS"),
         ("寄到他家：广州市天河区体育西路88号", "STREET_ADDRESS"),
+        ("送到 杭州市西湖区文三路120弄8号 她家", "STREET_ADDRESS"),                      # a lane number
+        ("para Camila: Carrera 15 #82-41 apto 302, Medellín", "STREET_ADDRESS"),
+        ("his place is Plot 22, Ajose Adeogun Street, Victoria Island", "STREET_ADDRESS"),
+        ("身份证 440106199204157823 的那位同事", "NATIONAL_ID"),                           # shape alone
+        ("주민번호 880512-2345671 입력해 주세요", "NATIONAL_ID"),
+        ("CURP GOMR850412MDFRRS09 para el alta", "NATIONAL_ID"),
+        ("ssn 418_62_9035 came out of the export like that", "NATIONAL_ID"),             # underscores
+        ("company car registration for Tomoko Ishida is KP19 WFD, draft the note", "RECORD_NUMBER"),  # a plate
+        ("Agnes bor på Hornsgatan 12, 118 20 Stockholm", "STREET_ADDRESS"),
+        ("send the card to Via Giuseppe de Rossi 12 please, for Lorenzo", "STREET_ADDRESS"),
     ],
 )
 def test_when_contact_detail_in_other_formats_then_confidential(detector, text, entity):
@@ -134,6 +150,23 @@ def test_when_contact_detail_in_other_formats_then_confidential(detector, text, 
         ('{"app": "billing", "client_secret": "p7Qw2Lx9Rt4Vb8Nz3Ks6"}', True),  # a quoted JSON key
         ("password: ${SMTP_PASSWORD} in the compose file is not substituted", False),  # templated
         ("DSN is mysql://USER:PASSWORD@HOST/db, what do I put where?", False),
+        ("logins are deploy_bot:Fj4#kLw9zQ for the build box", True),              # a user:password pair
+        ("wget --user ftpuser:Owl-Rain-518 ftp://files.example/x.zip fails", True),
+        ("ldapwhoami -x -D cn=reader,dc=acme,dc=example -w 'Crane!Marsh4'", True),
+        ("the hallway printer pin is 5521, how do I scan to my inbox", True),        # a PIN
+        ("the filevault recovery key is 7KQ2-9XMD-44RT-PL0Z, the mac wants it", True),
+        ("mailer api key 0c7b1e94-2d3f-4a58-b6e1-93fa7c20d4b8 returns 401", True),  # a UUID-shaped token
+        ("メールのパスワードは Hinoki_Mori77 です", True),                           # a password word in Japanese
+        ("la clave del wifi de la oficina es Girasol_Azul92", True),               # a password word in Spanish
+        ("mitt lösenord är Bjork.Sjo.58 men det funkar inte", True),
+        ("I got the code 730 118 by sms, why does duo still refuse it?", True),     # a one-time code
+        ("admin/admin failed, then admin/Acme@Gate2027 worked on the reader", True),
+        ("gym locker: 4418, Chidi asked if it changed", True),
+        ("merge feature/Login-page2 into main", False),                          # a branch, not a login
+        ("error code 500 100 on the gateway", False),
+        ("python: secret = vault.read_secret('db')", False),                       # a call, not a value
+        ("tf: password = var.admin_password and sensitive = true", False),         # a reference
+        ("the docs use postgres://user:password@localhost/app as the sample", False),
     ],
 )
 def test_when_secret_or_placeholder_then_only_the_secret_is_restricted(detector, text, sensitive):
@@ -207,6 +240,9 @@ def test_when_address_with_house_number_and_postcode_then_confidential(detector,
         ("Ask Cordelia to send the slides for the demo.", False),                 # named person, work matter
         ("our intern mateus got arrested over the weekend, do we have to tell the client?", True),  # lower case
         ("will the grace period for expense claims change in may?", False),       # name-like common words
+        ("is Marisol Quint still in arrears on the relocation advance?", True),  # named person + debt
+        ("remind Marisol that we owe the vendor an answer by friday", False),     # "owe", not money
+        ("nominate Teodor for the team award, he rebuilt the deploy pipeline", False),  # named, ordinary work
     ],
 )
 def test_when_personal_matter_then_confidential_unless_general_policy(detector, text, sensitive):

@@ -83,9 +83,13 @@ def test_when_person_span_then_filtered_by_shape_and_vocabulary(span, kept):
 
 @pytest.mark.parametrize(
     "value, kept",
-    [("sk_test_EXAMPLEONLY", False), ("<your-token>", False), ("AKIA4EXAMPLEQ7R2ZT3M", True), ("hunter2!", True),
+    [("sk_test_EXAMPLEONLY", False), ("<your-token>", False), ("hunter2!", True),
+     ("AKIA4EXAMPLEQ7R2ZT3M", True),  # a placeholder word with digits: kept (fail closed)
+     ("postgres://app:Tq8-vL2x@db.example:5432", True),  # a fictional host is not a placeholder value
      ("password: ${DB_PASSWORD}", False), ('api_key: "REPLACE_ME"', False), ("token={{ vault_token }}", False),
      ("postgres://USER:PASSWORD@HOST:5432", False), ("postgres://app:Tq8-vL2x@db:5432", True),
+     ("postgres://user:password@localhost/test", False), ("token = keyring.get_password(", False),
+     ("password = var.db_password", False), ("token: process.env.API_TOKEN", False),
      ("password: Sunflower-Delta-19", True), ("pass: SUMMER2026", True)],
 )
 def test_when_credential_is_placeholder_then_dropped(value, kept):
