@@ -39,6 +39,7 @@ ROUTING_SETS = {
     "tuning_b": ("routing/tuning/prompts_b.jsonl",),  # a second author's set, written blind to the detectors
     "tuning_c": ("routing/tuning/prompts_c.jsonl",),  # a third author's set, blind, hard negatives and secrets
     "tuning_d": ("routing/tuning/prompts_d.jsonl",),  # a fourth author's set, blind, secrets and hard negatives
+    "tuning_e": ("routing/tuning/prompts_e.jsonl",),  # a fifth author's set, blind, personal matters
     "tuning_generated": ("routing/tuning/generated_presidio.jsonl",),
     "heldout": ("heldout/prompts.jsonl",),
     "heldout_b": ("heldout/prompts_b.jsonl",),  # a second held-out author, committed before it was ever run

@@ -254,6 +254,21 @@ def test_when_personal_matter_then_confidential_unless_general_policy(detector, 
         assert matter and matter[0].topic, detection
 
 
+@pytest.mark.parametrize("text, sensitive", [
+        ("정민호 씨 징계 절차를 어떻게 시작하나요?", True),                         # Korean: honorific name + discipline
+        ("鈴木さんが来週から病気で休職します、チームへの伝え方は？", True),        # Japanese: name + sick leave
+        ("陈静的签证下个月到期，帮我写邮件给法务", True),                           # Chinese: surname + visa
+        ("田中さん、明日の会議の資料をお願いします", False),                         # a name, ordinary work
+        ("我们的绩效评估流程是怎样的？", False),                                     # policy, no one
+        ("list the analysts on the risk team by how much they earn", True),       # a group's pay
+        ("the new guy in finance has diabetes, how do I plan the team lunch?", True),  # a role + health
+])
+def test_when_matter_word_next_to_a_name_role_or_group_then_confidential(detector, text, sensitive):
+    """The rules, not the classifier: Chinese, Japanese and Korean (which the classifier cannot read) by a
+    term list and a name marker; a group's pay; a role's health."""
+    assert (detector.classify(text).level >= C) == sensitive
+
+
 def test_when_version_read_then_short_stable_and_tied_to_the_classifier(detector, embedder):
     without_classifier = PresidioDetector.from_yaml(RECOGNIZERS)
 
