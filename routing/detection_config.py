@@ -240,7 +240,8 @@ class DetectionConfig(BaseModel):
 # reference (var.db_password, process.env.TOKEN).
 _TEMPLATED_VALUE = re.compile(
     r"\$\{[^}]*\}|\{\{[^}]*\}\}|%\([^)]*\)s|<[^>]*>|[A-Z][A-Z_]*[A-Z]|(?i:password|passwd|pass|pwd|secret|token)"
-    r"|[A-Za-z_][\w.]*\(.*|(?:var|local|data|module|self|this|process\.env|os\.environ)\.[\w.]+")
+    r"|(?:[A-Za-z_]\w*\.)+\w+\(.*|[a-z]+(?:_[a-z]+)+\(.*"  # a method or a snake_case function: not "Summer(24)!"
+    r"|(?:var|local|data|module|self|this|process\.env|os\.environ)\.[\w.]+")
 
 
 def keep_credential(text: str, start: int, end: int, placeholders: Iterable[str]) -> bool:

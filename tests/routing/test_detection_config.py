@@ -90,7 +90,8 @@ def test_when_person_span_then_filtered_by_shape_and_vocabulary(span, kept):
      ("postgres://USER:PASSWORD@HOST:5432", False), ("postgres://app:Tq8-vL2x@db:5432", True),
      ("postgres://user:password@localhost/test", False), ("token = keyring.get_password(", False),
      ("password = var.db_password", False), ("token: process.env.API_TOKEN", False),
-     ("password: Sunflower-Delta-19", True), ("pass: SUMMER2026", True)],
+     ("password: Sunflower-Delta-19", True), ("pass: SUMMER2026", True),
+     ("password: Tr0ub4dor(3)", True), ("secret = read_secret('db')", False)],
 )
 def test_when_credential_is_placeholder_then_dropped(value, kept):
     assert keep_credential(value, 0, len(value), ["example", "<", "your"]) is kept
