@@ -10,15 +10,18 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from routing.findings import Finding
 from routing.levels import Level
 from routing.secret_scan import SecretScanConfig
 
+
+LevelName = Annotated[Level, BeforeValidator(Level.parse)]
+"""A level written by name in the YAML ("confidential"), parsed case-insensitively."""
 
 CLASSIFIER_ENTITIES = frozenset({"PERSONAL_MATTER"})
 """Entities produced by the personal-matter classifier, not by Presidio: their level comes from
@@ -77,16 +80,11 @@ class EscalationRule(BaseModel):
 
     name: str
     when: list[list[str]] = Field(min_length=1)
-    raise_to: Level
+    raise_to: LevelName
     max_gap: int | None = Field(120, ge=0, description="Max characters between findings of consecutive groups; null: anywhere.")
     applies_to: list[Literal["query", "passage"]] = Field(
         default_factory=lambda: ["query", "passage"],
         description="What the rule reads: what the user wrote (query), a document passage (passage), or both.")
-
-    @field_validator("raise_to", mode="before")
-    @classmethod
-    def _parse_level(cls, value: object) -> Level:
-        return Level.parse(value)  # type: ignore[arg-type]
 
 
 class PersonFilter(BaseModel):
@@ -153,12 +151,7 @@ class SpacedNumbers(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     min_digits: int = Field(8, ge=1)
-    level: Level = Level.CONFIDENTIAL
-
-    @field_validator("level", mode="before")
-    @classmethod
-    def _parse_level(cls, value: object) -> Level:
-        return Level.parse(value)  # type: ignore[arg-type]
+    level: LevelName = Level.CONFIDENTIAL
 
 
 class PersonalMatterSettings(BaseModel):
@@ -174,15 +167,10 @@ class PersonalMatterSettings(BaseModel):
 
     enabled: bool = True
     model: str = "personal_matter_model.json"
-    level: Level = Level.CONFIDENTIAL
+    level: LevelName = Level.CONFIDENTIAL
     weak_threshold: float | None = Field(None, ge=0.0, le=1.0)
-    weak_level: Level = Level.PUBLIC
-    passage_level: Level = Level.PUBLIC
-
-    @field_validator("level", "weak_level", "passage_level", mode="before")
-    @classmethod
-    def _parse_level(cls, value: object) -> Level:
-        return Level.parse(value)  # type: ignore[arg-type]
+    weak_level: LevelName = Level.PUBLIC
+    passage_level: LevelName = Level.PUBLIC
 
 
 class DetectionConfig(BaseModel):

@@ -105,7 +105,7 @@ def _key_word(word: str) -> str | None:
     """The key word `word` is a misspelling of, in `word`'s case; None when it is none."""
     low = word.lower()
     for key in KEY_WORDS:
-        if low == key or low.startswith(key) or key.startswith(low):
+        if low.startswith(key) or key.startswith(low):  # the word itself, or an inflection
             continue
         if _one_edit(low, key):
             return key.upper() if word.isupper() else key.capitalize() if word[0].isupper() else key
