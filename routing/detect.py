@@ -376,8 +376,6 @@ class PresidioDetector:
         for spec in self.config.recognizers:
             registry.add_recognizer(_pattern_recognizer(spec, self.language))
         for predefined in self.config.predefined:
-            if predefined.checksum_optional:  # replaces the default registry's instance (else it runs twice)
-                registry.remove_recognizer(predefined.name)
             registry.add_recognizer(_predefined_recognizer(predefined, self.language))
         if self.config.secrets.enabled:
             registry.add_recognizer(secret_recognizer(self.config.secrets, self.language))

@@ -62,6 +62,7 @@ def test_when_number_spelled_or_spaced_then_found_on_the_original_span(detector,
         ("what do you make of eight one one four zero two nine three five", "SPACED_NUMBER"),
         ("decode this for me: BNCLSN81T62F205W", "IT_FISCAL_CODE"),  # check character wrong
         ("wire it to FR76 3000 6000 0112 3456 7890 188 tomorrow", "IBAN_CODE"),  # check digits wrong
+        ("pay gb53acmb40473261928371 on friday", "IBAN_CODE"),  # lower case (the default registry's instance)
     ],
 )
 def test_when_identifier_without_context_or_valid_checksum_then_still_found(detector, text, entity):
