@@ -63,6 +63,14 @@ def test_when_number_spelled_or_spaced_then_found_on_the_original_span(detector,
         ("decode this for me: BNCLSN81T62F205W", "IT_FISCAL_CODE"),  # check character wrong
         ("wire it to FR76 3000 6000 0112 3456 7890 188 tomorrow", "IBAN_CODE"),  # check digits wrong
         ("pay gb53acmb40473261928371 on friday", "IBAN_CODE"),  # lower case (the default registry's instance)
+        # a birth date then more digits (Nordic, Balkan, Malaysian ... personal numbers), no context word
+        ("Ebba Lund;197311052291;Malmö -- fix the columns", "NATIONAL_ID"),
+        ("new joiner Tarik Begić 1507986171234, add him", "NATIONAL_ID"),
+        ("ref 651204-10-7781 for Siti's enrolment", "NATIONAL_ID"),
+        ("rijksregister 85.07.30-033.61 klopt dat?", "NATIONAL_ID"),
+        ("マイナンバー 6310 2847 5519 を登録して", "NATIONAL_ID"),              # an id word in another script
+        ("pasaporte PAB482913 de Lucía para el viaje", "NATIONAL_ID"),         # "passport" in Spanish
+        ("kimlik no 38215509174 formda eksik", "NATIONAL_ID"),
     ],
 )
 def test_when_identifier_without_context_or_valid_checksum_then_still_found(detector, text, entity):
@@ -168,6 +176,15 @@ def test_when_contact_detail_in_other_formats_then_confidential(detector, text, 
         ("python: secret = vault.read_secret('db')", False),                       # a call, not a value
         ("tf: password = var.admin_password and sensitive = true", False),         # a reference
         ("the docs use postgres://user:password@localhost/app as the sample", False),
+        # password-shaped strings with no password word at all; and look-alikes that are not secrets
+        ("to get into the reporting box use ops_ro and then Qm7&vT2kLp9x", True),
+        ("staging: deploy:W8r#Kq2mZt4 (keep it in the team)", True),
+        ("el acceso del router es Hj4$kLm9Pq", True),
+        ("is 1.0.0-Alpha+exp.sha.5114f85 valid semver?", False),
+        ("decode SGVsbG8gZnJvbSB0aGUgQ0kgam9i= please", False),                    # base64 padding, no symbol
+        ("tag the post #Q3Launch2026 and @DevRel_Team2", False),                    # a hashtag, a mention
+        ("mysql says Access denied (using password: YES), why?", False),
+        ("пароль от почты: Tk82nLq5Rz, смени его", True),                            # a password word in Russian
     ],
 )
 def test_when_secret_or_placeholder_then_only_the_secret_is_restricted(detector, text, sensitive):
@@ -196,6 +213,8 @@ def test_when_document_passage_then_personal_matter_needs_a_named_person(detecto
 @pytest.mark.parametrize("text, sensitive", [
     ("order SO-4471-20933 is stuck in picking, any idea why?", False),         # a record's number
     ("build 20261203.7 fails the smoke test", False),
+    ("convert epoch 1712345678 to a date", False),                             # not a birth-date id
+    ("which cost centre is invoice 2311150042 booked to?", False),
     ("the customer portal lists invoice #B-771204 as paid", False),
     ("ring me on 020 7946 0381 about ticket 5512", True),                       # a phone next to a ticket
 ])
@@ -222,6 +241,12 @@ def test_when_office_address_then_demoted_only_in_a_document_passage(detector, t
     "shipping to my flat: 7-2-118, Begumpet, Hyderabad 500016",
     "Send the badge to Rei Aoki, 〒150-0002 Tokyo, Shibuya-ku 2-21-1",
     "home address for the courier: B-14 Sector 62 Noida 201309",
+    "la casa de Matías queda en Av. Santa Fe 2211, piso 3, C1123 CABA",      # a street-type word first
+    "envía el sobre a Lola, C/ Doctor Fleming 14, 2º A, 28036 Madrid",
+    "Selin'in ev adresi Atatürk Cad. No:88 D:4, 35220 Konak/İzmir",          # a street-type word after
+    "hjemmeadresse til Ola: Kirkeveien 12 B, 0368 Oslo",
+    "η διεύθυνση του Νίκου: Οδός Πατησίων 120, 112 57 Αθήνα",
+    "ที่อยู่บ้านของคุณสมชาย 45/7 ถนนพหลโยธิน กรุงเทพฯ 10400",               # "address" in Thai, then a number
 ])
 def test_when_address_with_house_number_and_postcode_then_confidential(detector, text):
     detection = detector.classify(text)
