@@ -185,6 +185,9 @@ def test_when_contact_detail_in_other_formats_then_confidential(detector, text, 
         ("tag the post #Q3Launch2026 and @DevRel_Team2", False),                    # a hashtag, a mention
         ("mysql says Access denied (using password: YES), why?", False),
         ("пароль от почты: Tk82nLq5Rz, смени его", True),                            # a password word in Russian
+        ("la clave del wifi de la sala de juntas de Quito es pRtlqwzxmn4.", True),   # the word far from its value
+        ("hasło do drukarki jest kwiatek77", True),
+        ("what is the clave in this salsa rhythm, 3-2 or 2-3?", False),
     ],
 )
 def test_when_secret_or_placeholder_then_only_the_secret_is_restricted(detector, text, sensitive):
