@@ -10,16 +10,12 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Iterator
-from concurrent.futures import Executor
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
 from indexing.errors import EmbedderError
-from indexing.shared_batches import embed_in_shared_batches
 
 DEFAULT_DIM = 384
 
@@ -67,7 +63,6 @@ class SentenceTransformerEmbedder:
         self._model = None
         self._tokenizer = None
         self._lock = threading.Lock()
-        self._helpers: dict[int, Executor] = {}  # thread id -> the pool that shares its `embed` batches
 
     @property
     def dim(self) -> int:
@@ -116,32 +111,15 @@ class SentenceTransformerEmbedder:
         return self._model
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed texts: float32, shape (n, dim), rows L2-normalised.
-
-        Inside `sharing(pool)` on this thread, the batches are shared with the pool's worker (same vectors).
-        """
+        """Embed texts: float32, shape (n, dim), rows L2-normalised."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        helper = self._helpers.get(threading.get_ident())
-        if helper is not None:
-            return embed_in_shared_batches(self._encode, list(texts), self.batch_size, helper)
         return self._encode(list(texts))
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         vectors = self.model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
                                     convert_to_numpy=True, show_progress_bar=False)
         return np.ascontiguousarray(vectors, dtype=np.float32)
-
-    @contextmanager
-    def sharing(self, pool: Executor) -> Iterator[None]:
-        """While open, `embed` calls from this thread also run batches on `pool`'s worker when it is free
-        (ingest: the index-embedding thread, once done, helps the classifier's sentence embeddings)."""
-        me = threading.get_ident()
-        self._helpers[me] = pool
-        try:
-            yield
-        finally:
-            self._helpers.pop(me, None)
 
     def count_tokens(self, text: str) -> int:
         """Wordpiece tokens of `text`, without [CLS]/[SEP]; uses tokenizer.json, so no torch needed."""

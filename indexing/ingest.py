@@ -20,7 +20,7 @@ import hashlib
 import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Protocol, Sequence
@@ -174,9 +174,6 @@ class Ingestor:
             document is written in its own transaction.
         overlap: Embed on a second thread while this one labels and prepares (torch releases the GIL, spaCy
             and Presidio mostly hold it; measured with `rag bench ingest`).
-        share_embedding: With `overlap`, the labeller's own embeddings (the personal-matter classifier's,
-            when it uses this embedder) share their batches with the embedding thread once that thread is
-            done (`SentenceTransformerEmbedder.sharing`; the same vectors, sooner).
         progress: Called after each file is settled (written, unchanged or refused) with an `IngestProgress`.
     """
 
@@ -186,7 +183,7 @@ class Ingestor:
                  default_groups: Sequence[str] = ("all",),
                  default_classification: Classification = Classification.INTERNAL,
                  embed_batch_chunks: int = 256, label_stamp: str = "", overlap: bool = True,
-                 progress: Progress | None = None, share_embedding: bool = True) -> None:
+                 progress: Progress | None = None) -> None:
         self.store = store
         self.label_stamp = label_stamp
         self.embedder = embedder
@@ -197,7 +194,6 @@ class Ingestor:
         self.chunk_overlap_tokens = chunk_overlap_tokens
         self.embed_batch_chunks = embed_batch_chunks
         self.overlap = overlap
-        self.share_embedding = share_embedding
         self.progress = progress
         self.defaults = Access(tuple(default_groups), Classification.parse(default_classification))
 
@@ -316,8 +312,7 @@ class Ingestor:
         texts = [embedding_text(c, p.document.title) for p in pending for c in p.chunks]
         with ThreadPoolExecutor(1, thread_name_prefix="embed") if self.overlap else _inline() as pool:
             vectors_future = pool.submit(self._embed, texts, report)
-            with self._sharing(pool):
-                labels, parses = self._label(passages, report)
+            labels, parses = self._label(passages, report)
             prepared = self._prepare_all(pending, report, parses)
             with _timed(report, "embed_wait"):
                 vectors = vectors_future.result()
@@ -329,13 +324,6 @@ class Ingestor:
             self._settled(report, report.results[p.slot], p.size)
             offset += n
         pending.clear()
-
-    def _sharing(self, pool: "ThreadPoolExecutor | _inline"):
-        """The embedder's `sharing(pool)` for this thread's embeddings when the pool is a real second thread."""
-        share = getattr(self.embedder, "sharing", None)
-        if share is None or not self.share_embedding or isinstance(pool, _inline):
-            return nullcontext()
-        return share(pool)
 
     def _embed(self, texts: list[str], report: IngestReport):
         with _timed(report, "embed"):

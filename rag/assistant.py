@@ -361,16 +361,15 @@ def retrieve_and_route(retriever: "Retriever", router: Router, question: str, hi
     """The query path before generation: retrieval, and the routing decision on the prompt it makes.
 
     What the user wrote does not depend on the hits, so its detection starts first and runs while
-    retrieval does (in a detection worker process, or on a thread), reusing the question's embedding
-    made for retrieval (the personal-matter classifier uses the same model); `Router.route` then waits for it,
+    retrieval does (in a detection worker process, or on a thread; the personal-matter classifier embeds with
+    its own model, multilingual E5, not retrieval's); `Router.route` then waits for it,
     analyses the stale passages within what is left of the same budget, and decides. Sets
     `latencies["retrieve"]` and `latencies["route"]` (the wait after retrieval: detection left, policy).
     """
     user_texts = (question, *(m.get("content", "") for m in history))
     t0 = time.perf_counter()
-    vector = retriever.embed_query(question, mode)  # once: for retrieval and the personal-matter classifier
-    pending = router.start(user_texts, vectors=None if vector is None else {question: vector})
-    hits = retriever.search(question, groups=groups, k=k, mode=mode, vector=vector)
+    pending = router.start(user_texts)
+    hits = retriever.search(question, groups=groups, k=k, mode=mode)
     latencies["retrieve"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     request = RouteRequest(user_texts, tuple(build_messages(question, history, hits)),

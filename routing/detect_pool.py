@@ -16,7 +16,7 @@ import logging
 import multiprocessing
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -49,11 +49,11 @@ def _serve(conn: Connection, factory: DetectorFactory) -> None:  # pragma: no co
     conn.send(("ready", None))
     while True:
         try:
-            texts, passages, vectors = conn.recv()
+            texts, passages = conn.recv()
         except (EOFError, OSError):
             return
         try:
-            conn.send(("ok", detector.classify_many(texts, passages=passages, vectors=vectors)))
+            conn.send(("ok", detector.classify_many(texts, passages=passages)))
         except Exception as exc:  # noqa: BLE001
             conn.send(("error", f"{type(exc).__name__}: {exc}"))
 
@@ -123,9 +123,9 @@ class DetectionPool:
                     raise DetectionError(f"detection workers not ready after {self.start_timeout_s:.0f}s")
                 self._cond.wait(0.05)
 
-    def classify_many(self, texts: Sequence[str], timeout_s: float | None = None, passages: bool = False,
-                      vectors: Mapping[str, Any] | None = None) -> list[Detection]:
-        """Classify `texts` in a worker; see `PresidioDetector.classify_many` (`vectors` are sent along).
+    def classify_many(self, texts: Sequence[str], timeout_s: float | None = None,
+                      passages: bool = False) -> list[Detection]:
+        """Classify `texts` in a worker; see `PresidioDetector.classify_many`.
 
         Raises:
             DetectionError: the analysis failed or exceeded `timeout_s` (the worker is then replaced),
@@ -138,7 +138,7 @@ class DetectionPool:
         worker = self._acquire()
         healthy = False
         try:
-            worker.conn.send((texts, passages, dict(vectors or {})))
+            worker.conn.send((texts, passages))
             if not worker.conn.poll(budget):
                 raise DetectionError(f"sensitivity detection exceeded {budget:.1f}s for {len(texts)} text(s); "
                                      "treated as sensitive (the worker was stopped and replaced)")

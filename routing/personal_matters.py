@@ -16,7 +16,9 @@ rebuilds it from a labelled JSONL file (``{"id", "text", "label"}``, label a top
 `rag detect train-personal-matters` runs it.
 
 The embedding function is injected (this package never imports `indexing`): any
-``texts -> (n, dim) float array`` of L2-normalised rows, the same model as at training time.
+``texts -> (n, dim) float array`` of L2-normalised rows, the same model as at training time (the
+project uses multilingual-e5-small, `indexing.e5_embedder`, so prompts in other languages are read too;
+the detector refuses a model file trained on another embedder).
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ import hashlib
 import json
 import re
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -193,19 +195,6 @@ def score_texts(model: PersonalMatterModel, embed: Embed, texts: Sequence[str],
     return best
 
 
-def reusing(embed: Embed, known: Mapping[str, np.ndarray]) -> Embed:
-    """`embed`, except that a text in `known` takes its vector from there (made by the same model)."""
-    if not known:
-        return embed
-
-    def run(texts: Sequence[str]) -> np.ndarray:
-        missing = list(dict.fromkeys(t for t in texts if t not in known))
-        made = dict(zip(missing, embed(missing), strict=True)) if missing else {}
-        return np.stack([np.asarray(known[t] if t in known else made[t], dtype=np.float32) for t in texts])
-
-    return run
-
-
 # --- training ------------------------------------------------------------------------------------
 def load_rows(path: str | Path) -> list[dict[str, str]]:
     """Labelled rows of a JSONL training file; labels must be a topic or ``none``."""
@@ -295,5 +284,5 @@ def _fitted(texts: Sequence[str], vectors: np.ndarray, labels: np.ndarray, embed
         threshold=0.5, weak_threshold=0.5, embedder=embedder_name, training_sha256=sha256)
 
 
-__all__ = ["TOPICS", "NONE", "Embed", "MatterScore", "PersonalMatterModel", "reusing", "score_texts", "sentence_spans",
+__all__ = ["TOPICS", "NONE", "Embed", "MatterScore", "PersonalMatterModel", "score_texts", "sentence_spans",
            "train", "ngrams", "load_rows", "file_sha256", "is_validation"]

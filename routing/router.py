@@ -35,8 +35,6 @@ class Classifier(Protocol):
 
     def classify_many(self, texts: Sequence[str], timeout_s: float | None = None,
                       passages: bool = False) -> list[Detection]: ...
-    # `PresidioDetector` and `DetectionPool` also take `vectors=` (embeddings to reuse, see `Router.start`);
-    # it is passed only when there are some, so a classifier that does not embed need not take it
 
 
 @dataclass(frozen=True)
@@ -112,14 +110,11 @@ class Router:
         self.health = health
         self.timeout_s = timeout_s
 
-    def start(self, user_texts: Sequence[str], vectors: Mapping[str, Any] | None = None) -> "PendingDetection":
+    def start(self, user_texts: Sequence[str]) -> "PendingDetection":
         """Start analysing what the user wrote (question, history) in the background, e.g. while retrieval
         runs; give the result to `route` as `evidence`. The request's one detection budget runs from here.
-
-        `vectors`: text -> its embedding by the detector's embedding model, already made (the question's,
-        made for retrieval); the detector reuses it instead of embedding that text again.
         """
-        return PendingDetection(self.detector, user_texts, self.timeout_s, vectors=vectors)
+        return PendingDetection(self.detector, user_texts, self.timeout_s)
 
     def route(self, request: RouteRequest, *, barred: Collection[str] = (),
               egress_findings: Sequence[Finding] | None = (),
@@ -172,15 +167,13 @@ class PendingDetection:
         texts: what the user wrote (question, history).
         timeout_s: the budget; None: the detector's own, per call.
         background: run the analysis on its own thread (True) or now, on the caller's (False).
-        vectors: embeddings of some of `texts` to reuse (see `Router.start`).
     """
 
     def __init__(self, detector: Classifier, texts: Sequence[str], timeout_s: float | None, *,
-                 background: bool = True, vectors: Mapping[str, Any] | None = None) -> None:
+                 background: bool = True) -> None:
         self.detector = detector
         self.texts = tuple(texts)
         self.timeout_s = timeout_s
-        self._reuse = {"vectors": dict(vectors)} if vectors else {}  # only detectors that embed take vectors
         self.deadline = None if timeout_s is None else time.monotonic() + timeout_s
         self._result: Future[list[Detection]] = Future()
         if background and self.texts:
@@ -207,7 +200,7 @@ class PendingDetection:
 
     def _run(self) -> None:
         try:
-            found = self.detector.classify_many(list(self.texts), timeout_s=self.timeout_s, **self._reuse) \
+            found = self.detector.classify_many(list(self.texts), timeout_s=self.timeout_s) \
                 if self.texts else []
         except BaseException as exc:  # noqa: BLE001 - re-raised to the caller of `asked` (DetectionError: fail closed)
             self._result.set_exception(exc)

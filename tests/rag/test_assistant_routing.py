@@ -342,24 +342,22 @@ def test_when_retrieval_outlasts_the_detection_budget_then_stale_passage_fails_c
     assert answer.route == "local" and any("detection failed" in r for r in answer.reasons)
 
 
-def test_when_question_embedded_for_retrieval_then_detection_reuses_that_vector():
-    vector = [0.5, 0.5]
+def test_when_question_retrieved_then_detection_is_given_no_retrieval_vector():
+    """Retrieval embeds with MiniLM, the personal-matter classifier with multilingual E5: the question's
+    retrieval vector must never reach the detector."""
     seen = {}
 
     class Embedding(FakeRetriever):
-        def embed_query(self, query, mode="all"):
-            return vector
-
         def search(self, query, *, groups, k, mode, vector=None):
             seen["retrieval"] = vector
             return super().search(query, groups=groups, k=k, mode=mode)
 
-    class Reusing(FakeDetector):
-        def classify_many(self, texts, timeout_s=None, passages=False, vectors=None):
-            seen.setdefault("detection", vectors)
+    class Recording(FakeDetector):
+        def classify_many(self, texts, timeout_s=None, passages=False, **extra):
+            seen.setdefault("detection", (list(texts), extra))
             return super().classify_many(texts, timeout_s)
 
     local, server = FakeBackend("local"), FakeBackend("server")
-    Assistant(Embedding(), Reusing(), {"local": local, "server": server}, RoutingPolicy()).answer("Returns?", READER)
+    Assistant(Embedding(), Recording(), {"local": local, "server": server}, RoutingPolicy()).answer("Returns?", READER)
 
-    assert seen == {"retrieval": vector, "detection": {"Returns?": vector}}
+    assert seen == {"retrieval": None, "detection": (["Returns?"], {})}

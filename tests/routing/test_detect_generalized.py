@@ -298,8 +298,8 @@ def test_when_matter_word_next_to_a_name_role_or_group_then_confidential(detecto
     assert (detector.classify(text).level >= C) == sensitive
 
 
-def test_when_version_read_then_short_stable_and_tied_to_the_classifier(detector, embedder):
+def test_when_version_read_then_short_stable_and_tied_to_the_classifier(detector, classifier_embedder):
     without_classifier = PresidioDetector.from_yaml(RECOGNIZERS)
 
-    assert detector.version == PresidioDetector.from_yaml(RECOGNIZERS, embed=embedder.embed).version
+    assert detector.version == PresidioDetector.from_yaml(RECOGNIZERS, embed=classifier_embedder.embed).version
     assert len(detector.version) == 12 and detector.version != without_classifier.version

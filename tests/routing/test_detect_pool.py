@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from routing.detect_pool import DetectionPool
@@ -67,8 +66,6 @@ def test_when_worker_classifies_then_results_match_the_in_process_detector(pool)
     local = PresidioDetector.from_yaml(RECOGNIZERS)
 
     assert pool.classify_many(texts, timeout_s=30) == local.classify_many(texts)
-    vectors = {texts[0]: np.zeros(384, dtype=np.float32)}  # sent along (this pool's detector does not embed)
-    assert pool.classify_many(texts, timeout_s=30, vectors=vectors) == local.classify_many(texts)
 
 
 def test_when_pool_closed_then_detection_error_not_a_hang():
