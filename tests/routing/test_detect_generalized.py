@@ -71,6 +71,8 @@ def test_when_number_spelled_or_spaced_then_found_on_the_original_span(detector,
         ("マイナンバー 6310 2847 5519 を登録して", "NATIONAL_ID"),              # an id word in another script
         ("pasaporte PAB482913 de Lucía para el viaje", "NATIONAL_ID"),         # "passport" in Spanish
         ("kimlik no 38215509174 formda eksik", "NATIONAL_ID"),
+        ("מספר זהות של נועה: 058372914", "NATIONAL_ID"),                      # an id word in Hebrew
+        ("паспорт Олега 4511 204871, нужен для визы", "NATIONAL_ID"),
     ],
 )
 def test_when_identifier_without_context_or_valid_checksum_then_still_found(detector, text, entity):
@@ -250,6 +252,7 @@ def test_when_office_address_then_demoted_only_in_a_document_passage(detector, t
     "hjemmeadresse til Ola: Kirkeveien 12 B, 0368 Oslo",
     "η διεύθυνση του Νίκου: Οδός Πατησίων 120, 112 57 Αθήνα",
     "ที่อยู่บ้านของคุณสมชาย 45/7 ถนนพหลโยธิน กรุงเทพฯ 10400",               # "address" in Thai, then a number
+    "курьер к Вере: ул. Малая Бронная, д. 22, кв. 7, Москва",                # "д." before the house number
 ])
 def test_when_address_with_house_number_and_postcode_then_confidential(detector, text):
     detection = detector.classify(text)
