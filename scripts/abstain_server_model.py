@@ -149,6 +149,8 @@ def features(rows: list[dict], work: Path, small_dir: Path | None, seed: int) ->
         small = {json.loads(x)["id"]: json.loads(x) for x in (small_dir / f"scores-{seed}.jsonl").read_text().splitlines()}
         for x in (small_dir / f"precheck-{seed}.jsonl").read_text().splitlines():
             small[json.loads(x)["id"]]["pre"] = json.loads(x)["pre_yes_minus_no"]
+    pfile = work / f"passage-{seed}.jsonl"
+    passage = {json.loads(x)["id"]: json.loads(x) for x in pfile.read_text().splitlines()} if pfile.exists() else {}
     out = []
     for r in rows:
         q = lem.content(r["question"] if "question" in r else questions[r["id"]]["question"])
@@ -163,6 +165,9 @@ def features(rows: list[dict], work: Path, small_dir: Path | None, seed: int) ->
              "ans_sent_cover": _cover(q, _source(answer_words, sents)),
              "lex_best5": max((len(q & s) / len(q) for s in sents), default=0.0) if q else 1.0,
              "lex_best2": max((len(q & s) / len(q) for h in hits[:2] for s in lem.sentences(h["text"])), default=0.0) if q else 1.0}
+        if r["id"] in passage:
+            m = passage[r["id"]]["margins"]
+            f.update({"pre1_top": m[0], "pre1_max2": max(m[:2]), "pre1_max3": max(m)})
         if r["id"] in small:
             sm = small[r["id"]]
             f.update({"small_pre": sm["pre"], "small_span_min": sm["span_min"], "small_yes_minus_no": sm["yes_minus_no"]})
@@ -225,6 +230,10 @@ def report(args: argparse.Namespace) -> None:
     work = Path(args.work)
     rows = [json.loads(x) for x in (work / f"server-scores-{args.seed}.jsonl").read_text().splitlines()]
     rows = features(rows, work, Path(args.small) if args.small else None, args.seed)
+    if args.passage_subset:  # only the questions the per-passage check has scored so far
+        rows = [r for r in rows if "pre1_top" in r["feat"]]
+    common = set.intersection(*(set(r["feat"]) for r in rows))
+    rows = [{**r, "feat": {k: v for k, v in r["feat"].items() if k in common}} for r in rows]
     ans = [r for r in rows if r["answerable"]]
     una = [r for r in rows if not r["answerable"]]
     f1 = lambda keep: np.mean([0.0 if not k else r["f1"] for r, k in zip(ans, keep)])
@@ -242,11 +251,34 @@ def report(args: argparse.Namespace) -> None:
     combos = [c.split(",") for c in args.combos]
     for names in combos:
         names = [n for n in names if n in rows[0]["feat"]]
+        if not names:
+            continue
         cv = cv_logistic(rows, names)
         lo_a, hi_a = cv["abst_range"]
         lo_f, hi_f = cv["false_range"]
         print(f"  LR[{'+'.join(names)}] 5-fold x20: AUC {cv['auc']:.2f} | abstention {cv['abst']:.2f} "
               f"({lo_a:.2f}-{hi_a:.2f}) | false {cv['false']:.2f} ({lo_f:.2f}-{hi_f:.2f})")
+
+
+def per_passage(args: argparse.Namespace) -> None:
+    """The pre-answer check asked of each of the 3 best-ranked passages alone (margins into passage-SEED.jsonl)."""
+    from rag.prompts import build_messages
+
+    rows = json.loads((Path(args.work) / f"questions-{args.seed}.json").read_text())
+    kinds = [[r for r in rows if r["answerable"]], [r for r in rows if not r["answerable"]]]
+    rows = [r for pair in zip(*kinds) for r in pair]
+    path = Path(args.work) / f"passage-{args.seed}.jsonl"
+    done = {json.loads(x)["id"] for x in path.read_text().splitlines()} if path.exists() else set()
+    llm = backend(args.threads)._llm
+    with path.open("a") as fh:
+        for row in (r for r in rows if r["id"] not in done):
+            hits = _hits(row, 3)
+            res = [yes_no(llm, build_messages(PRECHECK.format(q=row["question"]), [], [h])) for h in hits]
+            r = {"id": row["id"], "answerable": row["answerable"], "margins": [m for m, _ in res],
+                 "seconds": [t for _, t in res]}
+            fh.write(json.dumps(r) + "\n")
+            fh.flush()
+            print(r, file=sys.stderr)
 
 
 def cost(args: argparse.Namespace) -> None:
@@ -286,8 +318,9 @@ def main() -> None:
     b = sub.add_parser("report")
     b.add_argument("--work", required=True)
     b.add_argument("--seed", type=int, default=101)
+    b.add_argument("--passage-subset", action="store_true", help="only questions with per-passage margins")
     b.add_argument("--small", help="the 0.5B's abstain_tuning.py work dir: add its scores as features")
-    b.add_argument("--combos", nargs="*", default=["pre2", "pre5", "pre2,pre5", "pre5,small_pre", "pre2,pre5,ans_min,quote_cover,quote_sent_cover,ans_sent_cover,lex_best5",
+    b.add_argument("--combos", nargs="*", default=["pre2", "pre5", "pre2,pre5", "pre2,small_pre", "pre2,lex_best5", "pre1_max3", "pre2,pre1_max3", "pre2,pre5,ans_min,quote_cover,quote_sent_cover,ans_sent_cover,lex_best5",
                    "pre2,pre5,ans_min,ans_mean,quote_cover,quote_missing,quote_sent_cover,ans_sent_cover,lex_best5,lex_best2,small_pre,small_span_min,small_yes_minus_no"])
     c = sub.add_parser("cost")
     c.add_argument("--work", required=True)
@@ -295,8 +328,12 @@ def main() -> None:
     c.add_argument("--n", type=int, default=10)
     c.add_argument("--passages", type=int, default=5)
     c.add_argument("--threads", type=int, default=2)
+    d = sub.add_parser("per-passage")
+    d.add_argument("--work", required=True)
+    d.add_argument("--seed", type=int, default=101)
+    d.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
-    {"score": score, "report": report, "cost": cost}[args.cmd](args)
+    {"score": score, "report": report, "cost": cost, "per-passage": per_passage}[args.cmd](args)
 
 
 if __name__ == "__main__":
