@@ -16,6 +16,9 @@ vLLM. Per question, on one llama.cpp context (shared prompt prefixes stay in its
     PYTHONPATH=$PWD .venv/bin/python scripts/abstain_server_model.py score --work W
     PYTHONPATH=$PWD .venv/bin/python scripts/abstain_server_model.py report --work W [--small W0]
     PYTHONPATH=$PWD .venv/bin/python scripts/abstain_server_model.py cost --work W --n 10
+    PYTHONPATH=$PWD .venv/bin/python scripts/abstain_server_model.py per-passage --work W  (then report --passage-subset)
+
+Results of the 2026-12-01 run: scripts/results/abstain-server-101*; README "Answers".
 """
 from __future__ import annotations
 
