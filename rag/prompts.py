@@ -34,6 +34,14 @@ question?") 0.63, the best: at its best point with false abstention <= 0.15 (mar
 model call on every local answer). CI seed-13 sample with it, once:
 abstention 0.40, false abstention 0.20, F1 0.479 and EM 0.40 unchanged, citation 0.90 (without it:
 0.00 / 0.10 / 0.479 / 0.40 / 0.90).
+
+The server model (1.5B, its source GGUF on llama.cpp, same 100 questions; ``scripts/abstain_server_model.py``):
+writes "I don't know." on none of the unanswerable questions (0.04 of answerable ones; F1 0.676 with 5
+passages); the same pre-answer check separates better (AUC 0.74 with the 2 best passages, 0.66 with 5) and
+touches the target only in-sample (abstention 0.50, false 0.14 at margin < 0.815); cross-validated, false
+abstention is 0.16-0.17 at abstention ~0.5. Quoting the answering sentence and checking that it covers the
+question's content words does not separate the kinds (AUC 0.54), nor does a logistic regression over all
+scores (cross-validated AUC 0.66-0.74). Not adopted.
 """
 from __future__ import annotations
 
