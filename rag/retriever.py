@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
@@ -57,10 +56,8 @@ class Retriever:
         self.first_hop = first_hop
         self.bridge_candidates = bridge_candidates
 
-    def search(self, query: str, *, groups: Sequence[str] | None, k: int, mode: str = "all",
-               vector: np.ndarray | None = None) -> list[SearchHit]:
-        """The k best chunks for `query` readable by `groups`; `vector` is the query's embedding when the
-        caller already has it, otherwise it is computed.
+    def search(self, query: str, *, groups: Sequence[str] | None, k: int, mode: str = "all") -> list[SearchHit]:
+        """The k best chunks for `query` readable by `groups`.
 
         Raises:
             ValueError: unknown mode or k < 1 (the message lists the modes).
@@ -70,26 +67,27 @@ class Retriever:
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}")
         if mode in ("dense", "bm25", "hybrid"):
-            return self.searcher.search(query, k, groups, mode, vector=vector)
+            return self.searcher.search(query, k, groups, mode)
         if self.graph is None:
             if mode == "graph":
                 raise ValueError("no knowledge graph is configured; use dense, bm25 or hybrid")
-            return self.searcher.search(query, k, groups, "hybrid", vector=vector)
+            return self.searcher.search(query, k, groups, "hybrid")
         if mode == "graph":
             graph_hits = self.graph.search(query, groups=groups, k=max(k, self.candidate_pool))
             hits = self.searcher.hits_for("graph", self._ranked(graph_hits))[:k]
         else:
-            hits, graph_hits = self._hybrid_with_bridges(query, groups, k, vector)
+            hits, graph_hits = self._hybrid_with_bridges(query, groups, k)
         paths = {hit.chunk_id: hit.paths for hit in graph_hits}
         for hit in hits:
             hit.graph_paths = [list(path) for path in paths.get(hit.chunk_id, [])]
         return hits
 
-    def _hybrid_with_bridges(self, query: str, groups: Sequence[str] | None, k: int,
-                             vector: np.ndarray | None = None) -> tuple[list[SearchHit], list["GraphHit"]]:
+    def _hybrid_with_bridges(self, query: str, groups: Sequence[str] | None,
+                             k: int) -> tuple[list[SearchHit], list["GraphHit"]]:
         """Mode "all": hybrid hits, the first `protected_hits` kept, the rest contested with the graph's
-        second-hop candidates by RRF (`score` is the fused RRF score; the order is this slot policy)."""
-        vector = self.searcher.embedder.embed([query])[0] if vector is None else vector
+        second-hop candidates by RRF (`score` is the fused RRF score; the order is this slot policy).
+        The query is embedded once, for the candidates and the graph's bridge search."""
+        vector = self.searcher.embedder.embed([query])[0]
         ranked = self.searcher.candidates(query, groups, max(k, self.candidate_pool), vector=vector)
         hybrid = self.searcher.fuse(ranked, max(k, self.first_hop))
         first_hop = [hit.chunk_id for hit in hybrid[:self.first_hop]]

@@ -33,7 +33,7 @@ class FakeRetriever(NoEmbedding):
     def __init__(self, label: Classification = Classification.PUBLIC) -> None:
         self.label = label
 
-    def search(self, query, *, groups, k, mode, vector=None):
+    def search(self, query, *, groups, k, mode):
         return [SearchHit(chunk_id="c1", doc_id="d1", source="a.md", title="A", text="Returns within 30 days.",
                           score=1.0, label=self.label, groups=("all",))]
 
@@ -141,7 +141,7 @@ class StampedRetriever(NoEmbedding):
         self.hit = SearchHit(chunk_id="c9", doc_id="d9", source="b.md", title=title, text=text, score=1.0,
                              label=Classification.PUBLIC, groups=("all",), findings=findings or [], label_stamp=STAMP)
 
-    def search(self, query, *, groups, k, mode, vector=None):
+    def search(self, query, *, groups, k, mode):
         return [self.hit]
 
 
@@ -271,7 +271,7 @@ def test_when_sensitive_prompt_over_local_budget_then_passages_then_old_turns_dr
 
 
 class ThreeHits(FakeRetriever):
-    def search(self, query, *, groups, k, mode, vector=None):
+    def search(self, query, *, groups, k, mode):
         return [SearchHit(chunk_id=f"c{i}", doc_id=f"d{i}", source=f"{i}.md", title=f"T{i}", text=f"Passage {i}.",
                           score=1.0 / i, label=self.label, groups=("all",)) for i in (1, 2, 3)]
 
@@ -315,7 +315,7 @@ class WaitingRetriever(StampedRetriever):
         self.hit.label_stamp = stamp
         self.detector, self.delay_s, self.overlapped = detector, delay_s, None
 
-    def search(self, query, *, groups, k, mode, vector=None):
+    def search(self, query, *, groups, k, mode):
         self.overlapped = self.detector.user_text_started.wait(5)
         time.sleep(self.delay_s)
         return super().search(query, groups=groups, k=k, mode=mode)
@@ -344,12 +344,12 @@ def test_when_retrieval_outlasts_the_detection_budget_then_stale_passage_fails_c
 
 def test_when_question_retrieved_then_detection_is_given_no_retrieval_vector():
     """Retrieval embeds with MiniLM, the personal-matter classifier with multilingual E5: the question's
-    retrieval vector must never reach the detector."""
+    retrieval vector must never reach the detector (and `search` takes no vector: passing one is a TypeError)."""
     seen = {}
 
     class Embedding(FakeRetriever):
-        def search(self, query, *, groups, k, mode, vector=None):
-            seen["retrieval"] = vector
+        def search(self, query, *, groups, k, mode):
+            seen["retrieval"] = query
             return super().search(query, groups=groups, k=k, mode=mode)
 
     class Recording(FakeDetector):
@@ -360,4 +360,4 @@ def test_when_question_retrieved_then_detection_is_given_no_retrieval_vector():
     local, server = FakeBackend("local"), FakeBackend("server")
     Assistant(Embedding(), Recording(), {"local": local, "server": server}, RoutingPolicy()).answer("Returns?", READER)
 
-    assert seen == {"retrieval": None, "detection": (["Returns?"], {})}
+    assert seen == {"retrieval": "Returns?", "detection": (["Returns?"], {})}
