@@ -41,11 +41,13 @@ ROUTING_SETS = {
     "tuning_d": ("routing/tuning/prompts_d.jsonl",),  # a fourth author's set, blind, secrets and hard negatives
     "tuning_e": ("routing/tuning/prompts_e.jsonl",),  # a fifth author's set, blind, personal matters
     "tuning_f": ("routing/tuning/prompts_f.jsonl",),  # a sixth author's set, blind, weak-context ids and hard negatives
+    "tuning_g": ("routing/tuning/prompts_g.jsonl",),  # a seventh author's set, blind, everyday traffic of many offices
     "tuning_generated": ("routing/tuning/generated_presidio.jsonl",),
     "heldout": ("heldout/prompts.jsonl",),
     "heldout_b": ("heldout/prompts_b.jsonl",),  # a second held-out author, committed before it was ever run
     "heldout_c": ("heldout/prompts_c.jsonl",),  # a third held-out author, committed before it was ever run
     "heldout_d": ("heldout/prompts_d.jsonl",),  # a fourth held-out author, committed before it was ever run
+    "heldout_e": ("heldout/prompts_e.jsonl",),  # a fifth held-out author, committed before it was ever run
     "heldout_generated": ("heldout/generated_presidio.jsonl",),
 }
 # Benign questions over internal documents whose personal data only detection can find (held-out).

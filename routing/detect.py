@@ -33,6 +33,7 @@ from routing.detection_config import (
     demote,
     escalation_windows,
     escalate,
+    is_filler_number,
     is_role_email,
     keep_credential,
     keep_person,
@@ -46,6 +47,7 @@ from routing.levels import Level
 from routing.normalize import Normalized, normalize
 from routing.personal_matters import Embed, PersonalMatterModel, score_texts
 from routing.secret_scan import secret_recognizer
+from routing.seed_phrase import seed_phrase_recognizer
 
 if TYPE_CHECKING:  # pragma: no cover
     from spacy.language import Language
@@ -348,6 +350,8 @@ class PresidioDetector:
         return sorted((f for f in out if f.level > Level.PUBLIC), key=lambda f: (f.start, f.end, f.entity_type))
 
     def _plausible(self, text: str, entity: str, start: int, end: int, artifacts: Any = None) -> bool:
+        if is_filler_number(text[start:end]):
+            return False
         if entity == "PERSON":
             return keep_person(text, start, end, self.config.person_filter) and not _lone_non_noun(artifacts, start, end)
         if entity == "PHONE_NUMBER":
@@ -382,6 +386,9 @@ class PresidioDetector:
             registry.add_recognizer(_predefined_recognizer(predefined, self.language))
         if self.config.secrets.enabled:
             registry.add_recognizer(secret_recognizer(self.config.secrets, self.language))
+            if self.config.secrets.seed_phrase_words:
+                registry.add_recognizer(seed_phrase_recognizer(self.config.secrets.seed_phrase_words,
+                                                               self.config.secrets.score, self.language))
         if self.config.name_candidates.enabled:
             registry.add_recognizer(_name_candidate_recognizer(self.config, self.language))
         prefix, suffix = self.config.context_window

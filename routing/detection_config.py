@@ -255,6 +255,14 @@ def _credential_value(span: str) -> str:
     return span[separator.end():].strip() if separator else (span.split() or [span])[-1]
 
 
+def is_filler_number(span: str) -> bool:
+    """True for a number that is one digit repeated (000-00-0000, 0000 0000 0000 0000, 111111111): a form's
+    filler or a placeholder, not anyone's identifier."""
+    digits = [ch for ch in span if ch.isdigit()]
+    letters = sum(ch.isalpha() for ch in span)
+    return len(digits) >= 6 and len(set(digits)) == 1 and letters * 2 < len(digits)
+
+
 def keep_phone(text: str, start: int, end: int) -> bool:
     """False for decimals such as 1234567.891, ISO dates such as 2024-11-04 that phone parsers accept,
     and digits inside an IPv4 address (194.252.83.110)."""

@@ -4,7 +4,8 @@ Numbers typed to dodge pattern matching are rewritten as plain digit runs:
 
 * digits separated by single spaces or dashes, one at a time ("4 5 3 9 1 4 8 8 ..."), with up to four
   capital letters typed the same way before them ("G B 8 2 ...");
-* digits spelled as words ("five three six nine zero one ..."), with or without separators;
+* digits spelled as words ("five three six nine zero one ...", "null acht eins fünf ..."), with or without
+  separators;
 * escaped line breaks and tabs pasted from JSON or logs (a backslash then n, r or t) become a line break,
   so that an address or a form pasted as one escaped line reads as its lines;
 * a misspelt key word, one edit (a letter missing, extra, wrong or two letters swapped) away from a word
@@ -27,8 +28,21 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+# The digits as words in English, German, Dutch, French, Spanish, Italian and Portuguese (a run needs
+# MIN_DIGIT_WORDS of them in a row, so "un", "dos" or "acht" in a sentence are left alone).
 DIGIT_WORDS = {"zero": "0", "oh": "0", "nought": "0", "one": "1", "two": "2", "three": "3", "four": "4",
-               "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9"}
+               "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9",
+               "null": "0", "eins": "1", "ein": "1", "zwei": "2", "zwo": "2", "drei": "3", "vier": "4",
+               "fünf": "5", "fuenf": "5", "sechs": "6", "sieben": "7", "acht": "8", "neun": "9",
+               "nul": "0", "een": "1", "één": "1", "twee": "2", "drie": "3", "vijf": "5", "zes": "6", "zeven": "7",
+               "negen": "9",
+               "zéro": "0", "un": "1", "deux": "2", "trois": "3", "quatre": "4", "cinq": "5", "sept": "7",
+               "huit": "8", "neuf": "9",
+               "cero": "0", "uno": "1", "dos": "2", "tres": "3", "cuatro": "4", "cinco": "5", "seis": "6",
+               "siete": "7", "ocho": "8", "nueve": "9",
+               "due": "2", "tre": "3", "quattro": "4", "cinque": "5", "sei": "6", "sette": "7", "otto": "8",
+               "nove": "9",
+               "um": "1", "dois": "2", "três": "3", "sete": "7", "oito": "8"}
 MIN_SPACED_DIGITS = 6
 MIN_DIGIT_WORDS = 4
 

@@ -39,6 +39,8 @@ class SecretScanConfig(BaseModel):
     score: float = Field(0.85, ge=0.0, le=1.0)
     max_line_chars: int = 2000
     min_entropy_chars: int = 20
+    seed_phrase_words: int = Field(12, ge=0, description="A run of this many BIP-39 words is a wallet's "
+                                   "recovery phrase (routing/seed_phrase.py); 0 turns that check off.")
     plugins: list[dict[str, Any]] = Field(default_factory=lambda: [
         {"name": "AWSKeyDetector"}, {"name": "BasicAuthDetector"}, {"name": "PrivateKeyDetector"},
         {"name": "JwtTokenDetector"}, {"name": "KeywordDetector"}, {"name": "GitHubTokenDetector"},

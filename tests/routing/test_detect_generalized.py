@@ -30,6 +30,7 @@ IDENTIFIERS = [
     ("routing 122105155 for the deposit", {"ABA_ROUTING_NUMBER", "FINANCIAL_ACCOUNT"}),
     ("my visa card 4929 1832 0047 5513 got declined", {"CREDIT_CARD", "FINANCIAL_ACCOUNT"}),  # fails Luhn
     ("his ni no. is tw 61 40 27 b, lower case", {"UK_NINO", "NATIONAL_ID"}),
+    ("cédula 52.871.903.114 del proveedor nuevo", {"NATIONAL_ID"}),  # dotted groups above 255: not an IP
 ]
 
 
@@ -91,6 +92,15 @@ def test_when_ip_address_or_invoice_number_then_not_an_account(detector, text):
 @pytest.mark.parametrize("text", ["東京都の人口は多い", "서울로 출장 가요", "上海市的天气很好"])
 def test_when_place_name_without_a_street_number_then_no_address(detector, text):
     assert "STREET_ADDRESS" not in {f.entity_type for f in detector.classify(text).findings}
+
+
+@pytest.mark.parametrize("text", [
+    "the sprint review is about the new board layout",              # "layout" is an English word first
+    "Is 000-00-0000 a valid social security number or a filler?",   # never issued: a filler value
+    "PO 4500187723 needs a second approver",                        # a purchase order's number, not an NHS number
+])
+def test_when_word_or_number_only_looks_like_an_identifier_then_not_confidential(detector, text):
+    assert detector.classify(text).level < C, detector.classify(text)
 
 
 @pytest.mark.parametrize("text", ["the build ran 3 4 times", "pick 1 2 3 of these", "release v2.4.1 broke the build"])
@@ -190,6 +200,15 @@ def test_when_contact_detail_in_other_formats_then_confidential(detector, text, 
         ("la clave del wifi de la sala de juntas de Quito es pRtlqwzxmn4.", True),   # the word far from its value
         ("hasło do drukarki jest kwiatek77", True),
         ("what is the clave in this salsa rhythm, 3-2 or 2-3?", False),
+        # a password with no digit (small, capital letters and a symbol) next to a password word
+        ("Yeni şifrem kaRTal&DeniZ, kimseye söyleme", True),
+        ("login for the kiosk: passwort ist wALd!BeeRe", True),
+        # a wallet's recovery phrase: twelve BIP-39 words, with or without a label
+        ("backup for later: rocket tissue garden elbow lunar vessel crisp harvest noble pepper sunset tribe", True),
+        ("my wallet words, saved here: copper violin (mostly) remember", False),  # too few words
+        ("please review this report about all access you can use at the team budget review", False),
+        # object ids and documented keys are not secrets
+        ('webhook payload {"object": "charge", "id": "ch_3PzR9tQw2e"} failed, why?', False),
     ],
 )
 def test_when_secret_or_placeholder_then_only_the_secret_is_restricted(detector, text, sensitive):
@@ -253,6 +272,9 @@ def test_when_office_address_then_demoted_only_in_a_document_passage(detector, t
     "η διεύθυνση του Νίκου: Οδός Πατησίων 120, 112 57 Αθήνα",
     "ที่อยู่บ้านของคุณสมชาย 45/7 ถนนพหลโยธิน กรุงเทพฯ 10400",               # "address" in Thai, then a number
     "курьер к Вере: ул. Малая Бронная, д. 22, кв. 7, Москва",                # "д." before the house number
+    "ส่งพัสดุไปที่ บ้านเลขที่ 118/4 ซอยอารีย์ 5 พญาไท กรุงเทพฯ",                     # a Thai house number
+    "Villa 7, Street 32a, Al Safa 1 is where Omar lives now",                # a villa and a numbered street
+    "Mette er flyttet til Østerbrogade 41, 2100 København Ø",                 # a street name with ø
 ])
 def test_when_address_with_house_number_and_postcode_then_confidential(detector, text):
     detection = detector.classify(text)

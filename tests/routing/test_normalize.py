@@ -15,6 +15,9 @@ from routing.normalize import normalize
         ("ssn is five three six nine zero four four one seven", "ssn is 536904417", "five three six nine zero four four one seven"),
         ("tel: Zero Seven-Seven, zero zero nine 0 0", "tel: 077009 0 0", "Zero Seven-Seven, zero zero nine"),
         ("acct 2-0-4-4-1-7-9-3 ok", "acct 20441793 ok", "2-0-4-4-1-7-9-3"),
+        ("Konto: sieben null drei, fünf fünf eins, acht zwei ok", "Konto: 70355182 ok",
+         "sieben null drei, fünf fünf eins, acht zwei"),                                  # German digit words
+        ("numéro deux neuf quatre sept zéro un", "numéro 294701", "deux neuf quatre sept zéro un"),  # French
         ("iban D E 4 4 5 0 0 1 0 5 1 7 5 4 0 7 3 2 4 9 3 1 thanks", "iban DE44500105175407324931 thanks",
          "4 4 5 0 0 1 0 5 1 7 5 4 0 7 3 2 4 9 3 1"),  # the digits map back; "D E" joined before them
     ],

@@ -1,0 +1,95 @@
+"""Wallet recovery (seed) phrases: twelve or more words in a row from one BIP-39 word list.
+
+A BIP-39 mnemonic is 12, 15, 18, 21 or 24 words from a fixed list of 2,048 (one list per language,
+shipped with the maintained `mnemonic` package, Trezor's reference implementation). Whoever has the
+words has the wallet, so a run of them is a secret whatever the text around it says. The checksum is
+not required: a phrase typed from memory or with a typo is still the secret.
+
+Words may be separated by spaces, commas, hyphens, or a list's numbering ("1. cloud 2. ginger"); any
+other character ends the run. Ordinary prose rarely strings twelve list words together without a
+stop word outside the list ("the", "and", "to", "is" are not in the English list).
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+MIN_WORDS = 12
+LANGUAGES = ("english", "spanish", "french", "italian", "portuguese", "czech", "turkish")
+_WORD = re.compile(r"[^\W\d_]+")
+_SEPARATOR = re.compile(r"(?:[\s,;\-]|\d{1,2}[.)]|\(\d{1,2}\))*")
+
+
+@dataclass(frozen=True)
+class PhraseSpan:
+    start: int
+    end: int
+    words: int
+
+
+@lru_cache(maxsize=1)
+def wordlists() -> tuple[frozenset[str], ...]:
+    """The BIP-39 word lists of `LANGUAGES` (see `_key`)."""
+    from mnemonic import Mnemonic
+
+    return tuple(frozenset(_key(w) for w in Mnemonic(lang).wordlist) for lang in LANGUAGES)
+
+
+def _key(word: str) -> str:
+    """A word as the lists spell it: lower case, NFKD (BIP-39 normalises words that way)."""
+    return unicodedata.normalize("NFKD", word.lower())
+
+
+def find_seed_phrases(text: str, min_words: int = MIN_WORDS) -> list[PhraseSpan]:
+    """Spans of runs of at least `min_words` consecutive words of one BIP-39 list."""
+    words = [(m.start(), m.end(), _key(m.group(0))) for m in _WORD.finditer(text)]
+    found: list[PhraseSpan] = []
+    for wordlist in wordlists():
+        run: list[tuple[int, int, str]] = []
+        for word in [*words, None]:
+            joined = word is not None and word[2] in wordlist and (
+                not run or _SEPARATOR.fullmatch(text[run[-1][1]:word[0]]) is not None)
+            if joined:
+                run.append(word)
+                continue
+            if len(run) >= min_words:
+                found.append(PhraseSpan(run[0][0], run[-1][1], len(run)))
+            run = [word] if word is not None and word[2] in wordlist else []
+    return _merge(found)
+
+
+def _merge(spans: list[PhraseSpan]) -> list[PhraseSpan]:
+    """One span per region (two languages' lists can share words)."""
+    out: list[PhraseSpan] = []
+    for span in sorted(spans, key=lambda s: (s.start, -s.end)):
+        if out and span.start < out[-1].end:
+            last = out[-1]
+            out[-1] = PhraseSpan(last.start, max(last.end, span.end), max(last.words, span.words))
+        else:
+            out.append(span)
+    return out
+
+
+def seed_phrase_recognizer(min_words: int, score: float, language: str) -> Any:
+    """A Presidio recognizer reporting seed phrases as CREDENTIAL."""
+    from presidio_analyzer import EntityRecognizer, RecognizerResult
+
+    class SeedPhraseRecognizer(EntityRecognizer):
+        def load(self) -> None:
+            wordlists()
+
+        def analyze(self, text, entities, nlp_artifacts=None):  # noqa: ANN001 - Presidio's signature
+            if "CREDENTIAL" not in entities:
+                return []
+            return [RecognizerResult("CREDENTIAL", s.start, s.end, score,
+                                     recognition_metadata={"recognizer_name": self.name, "secret_type": "seed phrase"})
+                    for s in find_seed_phrases(text, min_words)]
+
+    return SeedPhraseRecognizer(supported_entities=["CREDENTIAL"], name="SeedPhraseRecognizer",
+                                supported_language=language)
+
+
+__all__ = ["MIN_WORDS", "PhraseSpan", "find_seed_phrases", "seed_phrase_recognizer", "wordlists"]
