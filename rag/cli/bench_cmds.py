@@ -36,7 +36,8 @@ def bench_group() -> None:
 @click.option("--copies", default=1, show_default=True, type=click.IntRange(min=1),
               help="Ingest this many copies of the corpus (a larger corpus, under distinct paths).")
 @click.option("--ablation", is_flag=True, help="Also +detection +graph without overlap (embedding on the same thread), "
-              "with two parses (labels and graph each parse), and without the personal-matter classifier.")
+              "with two parses (labels and graph each parse), with the classifier's E5 on one engine, and "
+              "without the personal-matter classifier.")
 @click.option("--tracemalloc", "trace", is_flag=True, help="Also measure the Python heap peak (an extra, untimed run).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def bench_ingest_cmd(corpus: Path | None, plain_only: bool, copies: int, ablation: bool, trace: bool,
@@ -154,6 +155,9 @@ def _optional_runs(runtime: Any, corpus: Path, ablation: bool = False) -> dict:
     if ablation:
         runs["+det +graph, no overlap"] = _timed_ingest(runtime, corpus, labeler, (graph,), overlap=False)
         runs["+det +graph, two parses"] = _timed_ingest(runtime, corpus, _PlainLabeler(labeler), (graph,))
+        single = _one_e5_engine(runtime)
+        runs["+det +graph, one E5 engine"] = _timed_ingest(runtime, corpus, chunk_labeler(single),
+                                                           (graph_of(single.nlp),))
         lean = _no_classifier(runtime)
         runs["+det -classifier +graph"] = _timed_ingest(runtime, corpus, chunk_labeler(lean), (graph_of(lean.nlp),))
     return runs
@@ -167,6 +171,16 @@ class _PlainLabeler:
 
     def __call__(self, texts: list[str]) -> list:
         return self.labeler(texts)
+
+
+def _one_e5_engine(runtime: Any) -> Any:
+    """The detector with its classifier's E5 batches on one engine (not split over
+    `classifier_embedding_engines`): shows what the split gains."""
+    from rag.runtime import build_detector
+
+    detector = build_detector(runtime.settings.model_copy(update={"classifier_embedding_engines": 1}))
+    detector.label_texts(["warm up the pipeline"])
+    return detector
 
 
 def _no_classifier(runtime: Any) -> Any:

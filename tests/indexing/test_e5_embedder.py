@@ -75,3 +75,28 @@ def test_when_embedded_from_threads_then_results_equal_the_serial_ones():
         t.join()
 
     assert np.allclose(np.stack([out[i] for i in range(8)]), serial, atol=1e-6)
+
+
+def test_when_large_batch_split_over_engines_then_rows_equal_one_engines_in_order():
+    texts = [f"Did employee {i} get the {'bonus' if i % 2 else 'visa'} we talked about last week?" * (1 + i % 3)
+             for i in range(E5Embedder.split_min + 6)]
+    one = E5Embedder(engines=1).embed(texts)
+    split = E5Embedder(engines=3)
+
+    rows = split.embed(texts)
+
+    assert len(split._extra) == 2  # the batch really went over three engines
+    assert rows.shape == one.shape and np.allclose(rows, one, atol=1e-5)
+    split.close()
+    assert np.allclose(split.embed(texts[:3]), one[:3], atol=1e-5)
+
+
+@pytest.mark.parametrize("lengths, parts, bounds", [
+    ([1] * 10, 2, [0, 5, 10]),
+    ([10, 1, 1, 1, 1, 1], 2, [0, 1, 6]),        # one long text is a part of its own
+    ([5, 5], 3, [0, 1, 2, 2]),                   # more parts than texts: empty parts at the end
+])
+def test_when_bounds_balanced_then_parts_are_contiguous_and_cover_everything(lengths, parts, bounds):
+    from indexing.e5_embedder import _balanced_bounds
+
+    assert _balanced_bounds(lengths, parts) == bounds
