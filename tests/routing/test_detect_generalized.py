@@ -323,6 +323,15 @@ def test_when_matter_word_next_to_a_name_role_or_group_then_confidential(detecto
     assert (detector.classify(text).level >= C) == sensitive
 
 
+def test_when_engine_built_then_each_recognizer_runs_once(detector):
+    detector.warm_up()
+    names = [r.name for r in detector._engine.registry.recognizers]
+
+    assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
+    assert {"PhoneRecognizer", "IbanRecognizerChecksumOptional"} <= set(names)  # the configured ones replaced
+    assert "IbanRecognizer" not in names                                       # the defaults
+
+
 def test_when_version_read_then_short_stable_and_tied_to_the_classifier(detector, classifier_embedder):
     without_classifier = PresidioDetector.from_yaml(RECOGNIZERS)
 
