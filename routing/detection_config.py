@@ -263,11 +263,18 @@ def is_filler_number(span: str) -> bool:
     return len(digits) >= 6 and len(set(digits)) == 1 and letters * 2 < len(digits)
 
 
+_COMPACT_DATE = re.compile(r"(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])")
+_LOG_FIELD = re.compile(r"(?<![\w.-])(?!(?i:phone|tel|mobile|cell|fax|contact|whatsapp|number|num|no)=)[A-Za-z_][\w.-]*=$")
+
+
 def keep_phone(text: str, start: int, end: int) -> bool:
-    """False for decimals such as 1234567.891, ISO dates such as 2024-11-04 that phone parsers accept,
-    and digits inside an IPv4 address (194.252.83.110)."""
+    """False for decimals such as 1234567.891, dates such as 2024-11-04 or 20241104 that phone parsers
+    accept, the value of a log or query field that is not a phone's (``offset=99213455``), and digits
+    inside an IPv4 address (194.252.83.110)."""
     value = text[start:end].strip()
-    if re.fullmatch(r"\d+[.,]\d+|(?:19|20)\d\d[-./]\d{1,2}[-./]\d{1,2}", value):
+    if re.fullmatch(r"\d+[.,]\d+|(?:19|20)\d\d[-./]\d{1,2}[-./]\d{1,2}", value) or _COMPACT_DATE.fullmatch(value):
+        return False
+    if _LOG_FIELD.search(text[max(0, start - 40):start]):
         return False
     while start > 0 and (text[start - 1].isdigit() or text[start - 1] == "."):
         start -= 1

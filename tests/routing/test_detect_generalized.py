@@ -98,6 +98,11 @@ def test_when_place_name_without_a_street_number_then_no_address(detector, text)
     "the sprint review is about the new board layout",              # "layout" is an English word first
     "Is 000-00-0000 a valid social security number or a filler?",   # never issued: a filler value
     "PO 4500187723 needs a second approver",                        # a purchase order's number, not an NHS number
+    "la factura nº 2025/8812 salió duplicada, ¿cómo la anulo?",      # a record word in another language
+    "ticket CHG0045127 is blocked on the change board",               # a ticket id with letters first
+    "does ISO 27001 require yearly access reviews for every account?",  # a standard's number
+    "consumer stuck: topic=orders partition=3 offset=88412907 lag=1204",  # log fields, not phones
+    "artifact app-2.1.0+build.20250917 failed its smoke test",         # a compact date in a build tag
 ])
 def test_when_word_or_number_only_looks_like_an_identifier_then_not_confidential(detector, text):
     assert detector.classify(text).level < C, detector.classify(text)
