@@ -55,7 +55,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 logger = logging.getLogger(__name__)
 
-CODE_VERSION = "detect-6"  # bump when code changes what is detected (part of `PresidioDetector.version`)
+CODE_VERSION = "detect-7"  # bump when code changes what is detected (part of `PresidioDetector.version`)
 PERSONAL_MATTER = "PERSONAL_MATTER"
 SPACED_NUMBER = "SPACED_NUMBER"
 NER_RECOGNIZERS = frozenset({"SpacyRecognizer", "NameCandidateRecognizer"})
