@@ -382,8 +382,9 @@ class PresidioDetector:
         registry.load_predefined_recognizers(languages=[self.language], nlp_engine=nlp_engine)
         for spec in self.config.recognizers:
             registry.add_recognizer(_pattern_recognizer(spec, self.language))
-        for predefined in self.config.predefined:  # each replaces Presidio's default instance of its class
-            registry.remove_recognizer(predefined.name, self.language)
+        for predefined in self.config.predefined:  # replaces Presidio's default instance of its class,
+            if not predefined.checksum_optional:     # except a variant that runs beside it
+                registry.remove_recognizer(predefined.name, self.language)
             registry.add_recognizer(_predefined_recognizer(predefined, self.language))
         if self.config.secrets.enabled:
             registry.add_recognizer(secret_recognizer(self.config.secrets, self.language))

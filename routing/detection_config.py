@@ -264,7 +264,10 @@ def is_filler_number(span: str) -> bool:
 
 
 _COMPACT_DATE = re.compile(r"(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])")
-_LOG_FIELD = re.compile(r"(?<![\w.-])(?!(?i:phone|tel|mobile|cell|fax|contact|whatsapp|number|num|no)=)[A-Za-z_][\w.-]*=$")
+# a log or query field's key right before the value, unless the key names a phone or a number
+# (phone=, mobile_number=, tel_no=, contactPhone= keep their phones)
+_LOG_FIELD = re.compile(r"(?<![\w.-])(?![\w.-]*(?i:phone|tel|mobile|cell|fax|contact|whatsapp|msisdn|number|num|nr|no\b))"
+                        r"[A-Za-z_][\w.-]*=$")
 
 
 def keep_phone(text: str, start: int, end: int) -> bool:
