@@ -39,8 +39,8 @@ class HybridSearcher:
         self.weights = dict(weights or {})
         self.candidate_pool = candidate_pool
 
-    def search(self, query: str, k: int, groups: Iterable[str] | None = None, mode: str = "hybrid",
-               vector: np.ndarray | None = None) -> list[SearchHit]:
+    def search(self, query: str, k: int, groups: Iterable[str] | None = None,
+               mode: str = "hybrid") -> list[SearchHit]:
         """The k best chunks for `query` that `groups` may read (groups=None: no filter).
 
         Args:
@@ -48,7 +48,6 @@ class HybridSearcher:
             k: Number of hits.
             groups: The reader's groups; None means unrestricted (admin, CLI).
             mode: "dense", "bm25" or "hybrid".
-            vector: the query's embedding when the caller already has it (otherwise it is computed).
 
         Returns:
             Hits best first; `score` is the cosine (dense), the BM25 score (bm25) or the RRF score (hybrid),
@@ -58,8 +57,7 @@ class HybridSearcher:
             raise ValueError(f"unknown search mode {mode!r}; use one of: {', '.join(MODES)}")
         groups = None if groups is None else tuple(groups)
         retrievers = ("dense", "bm25") if mode == "hybrid" else (mode,)
-        found = self.candidates(query, groups, max(k, self.candidate_pool) if mode == "hybrid" else k, retrievers,
-                                vector=vector)
+        found = self.candidates(query, groups, max(k, self.candidate_pool) if mode == "hybrid" else k, retrievers)
         if mode == "hybrid":
             return self.fuse(found, k)
         return self.hits_for(mode, found[mode])

@@ -263,7 +263,9 @@ def is_filler_number(span: str) -> bool:
     return len(digits) >= 6 and len(set(digits)) == 1 and letters * 2 < len(digits)
 
 
-_COMPACT_DATE = re.compile(r"(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])")
+# a decimal, or a date with separators or compact (2024-11-04, 20241104)
+_NOT_A_PHONE = re.compile(r"\d+[.,]\d+|(?:19|20)\d\d[-./]\d{1,2}[-./]\d{1,2}"
+                          r"|(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])")
 # a log or query field's key right before the value, unless the key names a phone or a number
 # (phone=, mobile_number=, tel_no=, contactPhone= keep their phones)
 _LOG_FIELD = re.compile(r"(?<![\w.-])(?![\w.-]*(?i:phone|tel|mobile|cell|fax|contact|whatsapp|msisdn|number|num|nr|no\b))"
@@ -275,7 +277,7 @@ def keep_phone(text: str, start: int, end: int) -> bool:
     accept, the value of a log or query field that is not a phone's (``offset=99213455``), and digits
     inside an IPv4 address (194.252.83.110)."""
     value = text[start:end].strip()
-    if re.fullmatch(r"\d+[.,]\d+|(?:19|20)\d\d[-./]\d{1,2}[-./]\d{1,2}", value) or _COMPACT_DATE.fullmatch(value):
+    if _NOT_A_PHONE.fullmatch(value):
         return False
     if _LOG_FIELD.search(text[max(0, start - 40):start]):
         return False
