@@ -42,12 +42,14 @@ ROUTING_SETS = {
     "tuning_e": ("routing/tuning/prompts_e.jsonl",),  # a fifth author's set, blind, personal matters
     "tuning_f": ("routing/tuning/prompts_f.jsonl",),  # a sixth author's set, blind, weak-context ids and hard negatives
     "tuning_g": ("routing/tuning/prompts_g.jsonl",),  # a seventh author's set, blind, everyday traffic of many offices
+    "tuning_h": ("routing/tuning/prompts_h.jsonl",),  # an eighth author's set, blind, ids without the usual label
     "tuning_generated": ("routing/tuning/generated_presidio.jsonl",),
     "heldout": ("heldout/prompts.jsonl",),
     "heldout_b": ("heldout/prompts_b.jsonl",),  # a second held-out author, committed before it was ever run
     "heldout_c": ("heldout/prompts_c.jsonl",),  # a third held-out author, committed before it was ever run
     "heldout_d": ("heldout/prompts_d.jsonl",),  # a fourth held-out author, committed before it was ever run
     "heldout_e": ("heldout/prompts_e.jsonl",),  # a fifth held-out author, committed before it was ever run
+    "heldout_f": ("heldout/prompts_f.jsonl",),  # a sixth held-out author (voice, mobile, pasted threads), same rule
     "heldout_generated": ("heldout/generated_presidio.jsonl",),
 }
 # Benign questions over internal documents whose personal data only detection can find (held-out).

@@ -34,6 +34,7 @@ from routing.detection_config import (
     escalation_windows,
     escalate,
     is_filler_number,
+    is_time_field_value,
     is_role_email,
     keep_credential,
     keep_person,
@@ -55,7 +56,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 logger = logging.getLogger(__name__)
 
-CODE_VERSION = "detect-7"  # bump when code changes what is detected (part of `PresidioDetector.version`)
+CODE_VERSION = "detect-8"  # bump when code changes what is detected (part of `PresidioDetector.version`)
 PERSONAL_MATTER = "PERSONAL_MATTER"
 SPACED_NUMBER = "SPACED_NUMBER"
 NER_RECOGNIZERS = frozenset({"SpacyRecognizer", "NameCandidateRecognizer"})
@@ -350,7 +351,7 @@ class PresidioDetector:
         return sorted((f for f in out if f.level > Level.PUBLIC), key=lambda f: (f.start, f.end, f.entity_type))
 
     def _plausible(self, text: str, entity: str, start: int, end: int, artifacts: Any = None) -> bool:
-        if is_filler_number(text[start:end]):
+        if is_filler_number(text[start:end]) or is_time_field_value(text, start, end):
             return False
         if entity == "PERSON":
             return keep_person(text, start, end, self.config.person_filter) and not _lone_non_noun(artifacts, start, end)

@@ -85,6 +85,9 @@ class EscalationRule(BaseModel):
     applies_to: list[Literal["query", "passage"]] = Field(
         default_factory=lambda: ["query", "passage"],
         description="What the rule reads: what the user wrote (query), a document passage (passage), or both.")
+    unless: list[str] = Field(
+        default_factory=list,
+        description="Demotions only: a first-group finding keeps its level when one of these entities is within 120 characters.")
 
 
 class PersonFilter(BaseModel):
@@ -235,14 +238,30 @@ _TEMPLATED_VALUE = re.compile(
 def keep_credential(text: str, start: int, end: int, placeholders: Iterable[str]) -> bool:
     """False for documented placeholders such as sk_test_EXAMPLEONLY or <your-token>: a placeholder
     word and no digit (real secrets are random, so they practically always contain digits; a value such
-    as AKIA...EXAMPLE with digits is kept: fail closed); and for
-    templated values such as ``password: ${DB_PASSWORD}`` or ``postgres://USER:PASSWORD@HOST``."""
+    as AKIA...EXAMPLE with digits is kept: fail closed); for templated values such as
+    ``password: ${DB_PASSWORD}``, ``${DB_PASSWORD:?set it}`` or ``postgres://USER:PASSWORD@HOST``; and for an
+    API object's id as an id field's value (``"id": "evt_3QxT7f..."``)."""
     span = text[start:end]
     secret = _credential_value(span).strip("\"'`")
-    if _TEMPLATED_VALUE.fullmatch(secret):
+    if _TEMPLATED_VALUE.fullmatch(secret) or _inside_shell_expansion(text, start):
+        return False
+    if _OBJECT_ID.fullmatch(secret) and _ID_FIELD.search(text[max(0, start - 30):start]):
         return False
     value = span.lower()
     return any(ch.isdigit() for ch in value) or not any(p.lower() in value for p in placeholders)
+
+
+# an API object's id (evt_3QxT7f..., cus_N4k...) as the value of an id field ("id": ..., customer_id=...);
+# a key with more parts (sk_live_...) is no object id
+_OBJECT_ID = re.compile(r"[a-z]{2,6}_[A-Za-z0-9]{8,40}")
+_ID_FIELD = re.compile(r"(?:\bid|[\w-]_id|[a-z]Id)[\"']?\s*[:=]\s*[\"']?$")
+
+
+def _inside_shell_expansion(text: str, start: int) -> bool:
+    """True when `start` lies inside an unclosed ``${`` on its line: ``${POSTGRES_PASSWORD:?set it}`` is a
+    template whose text after ``:?`` or ``:-`` is a message or a default, not a secret."""
+    before = text[text.rfind("\n", 0, start) + 1:start]
+    return before.rfind("${") > before.rfind("}")
 
 
 def _credential_value(span: str) -> str:
@@ -257,15 +276,28 @@ def _credential_value(span: str) -> str:
 
 def is_filler_number(span: str) -> bool:
     """True for a number that is one digit repeated (000-00-0000, 0000 0000 0000 0000, 111111111): a form's
-    filler or a placeholder, not anyone's identifier."""
+    filler or a placeholder, not anyone's identifier. (Digits counted up, "QQ 12 34 56 C", stay: a user
+    who says it is their number is believed.)"""
     digits = [ch for ch in span if ch.isdigit()]
     letters = sum(ch.isalpha() for ch in span)
     return len(digits) >= 6 and len(set(digits)) == 1 and letters * 2 < len(digits)
 
 
-# a decimal, or a date with separators or compact (2024-11-04, 20241104)
+# a JSON or log field whose key names a time ("created": 1764578112, ts=1764578112000, "iat": ...)
+_TIME_FIELD = re.compile(r"(?i)(?:[\w.-]*(?:_at|time|timestamp|date|created|updated|modified|expires?|epoch)|ts|iat|exp|nbf)"
+                         r"[\"']?\s*[:=]\s*[\"']?$")
+
+
+def is_time_field_value(text: str, start: int, end: int) -> bool:
+    """True for a Unix time in seconds or milliseconds (10 or 13 digits) that a time field's key labels."""
+    value = text[start:end]
+    return (value.isdigit() and len(value) in (10, 13)
+            and _TIME_FIELD.search(text[max(0, start - 40):start]) is not None)
+
+
+# a decimal, a date with separators or compact (2024-11-04, 20241104), or a UTC offset (+0000, -0530)
 _NOT_A_PHONE = re.compile(r"\d+[.,]\d+|(?:19|20)\d\d[-./]\d{1,2}[-./]\d{1,2}"
-                          r"|(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])")
+                          r"|(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])|[+-]\d{4}")
 # a log or query field's key right before the value, unless the key names a phone or a number
 # (phone=, mobile_number=, tel_no=, contactPhone= keep their phones)
 _LOG_FIELD = re.compile(r"(?<![\w.-])(?![\w.-]*(?i:phone|tel|mobile|cell|fax|contact|whatsapp|msisdn|number|num|nr|no\b))"
@@ -351,13 +383,18 @@ def escalation_windows(entity: str, findings: Sequence[Finding], rules: Sequence
     return windows
 
 
+UNLESS_GAP = 120  # characters between a finding and what keeps a demotion from lowering it
+
+
 def demote(findings: Sequence[Finding], rules: Sequence[EscalationRule], kind: str = "query") -> list[Finding]:
     """Lower the first group's findings when the other groups occur near them (a phone number next
     to "hotline", a card number next to "test mode"); `raise_to` is the level they are lowered to.
     Only the rules for `kind` ("query" or "passage") apply."""
     lowered: dict[int, tuple[Level, str]] = {}
     for rule in (r for r in rules if kind in r.applies_to):
-        first = {i for i, f in enumerate(findings) if f.entity_type in rule.when[0]}
+        blockers = [f for f in findings if f.entity_type in rule.unless]
+        first = {i for i, f in enumerate(findings) if f.entity_type in rule.when[0]
+                 and not any(_gap(f, b) <= UNLESS_GAP for b in blockers)}
         for i in _rule_matches(findings, rule) & first:
             if rule.raise_to < lowered.get(i, (findings[i].level, ""))[0]:
                 lowered[i] = (rule.raise_to, rule.name)

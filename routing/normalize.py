@@ -5,7 +5,8 @@ Numbers typed to dodge pattern matching are rewritten as plain digit runs:
 * digits separated by single spaces or dashes, one at a time ("4 5 3 9 1 4 8 8 ..."), with up to four
   capital letters typed the same way before them ("G B 8 2 ...");
 * digits spelled as words ("five three six nine zero one ...", "null acht eins fünf ..."), with or without
-  separators;
+  separators, also in spoken pairs and repeats ("oh four double seven", "twenty forty sixty",
+  "trente et un, quatre-vingt-dix-huit": the numbers 10-99 in each language come from num2words);
 * escaped line breaks and tabs pasted from JSON or logs (a backslash then n, r or t) become a line break,
   so that an address or a form pasted as one escaped line reads as its lines;
 * a misspelt key word, one edit (a letter missing, extra, wrong or two letters swapped) away from a word
@@ -45,13 +46,36 @@ DIGIT_WORDS = {"zero": "0", "oh": "0", "nought": "0", "one": "1", "two": "2", "t
                "um": "1", "dois": "2", "três": "3", "sete": "7", "oito": "8"}
 MIN_SPACED_DIGITS = 6
 MIN_DIGIT_WORDS = 4
+# numbers read out in pairs ("twenty forty sixty", "zweiundvierzig"), one word per number
+NUMBER_LANGUAGES = ("en", "de", "nl", "fr", "es", "it", "pt")
+REPEATS = {"double": 2, "triple": 3}
+
+
+def _number_words() -> dict[str, str]:
+    """Every spelling of 0-99 in `NUMBER_LANGUAGES` (lower case, words joined by one space) -> its digits."""
+    from num2words import num2words
+
+    words = dict(DIGIT_WORDS)
+    for lang in NUMBER_LANGUAGES:
+        for n in range(10, 100):
+            words.setdefault(" ".join(re.split(r"[\s\-]+", num2words(n, lang=lang))), str(n))
+    words.setdefault("quatre vingt", "80")  # num2words writes "quatre-vingts"; both are said
+    return words
+
+
+NUMBER_WORDS = _number_words()
 
 # a run of single digits, after at most four single capital letters typed the same way ("G B 8 2 ...":
 # an IBAN's or a passport's country letters)
 _SPACED_DIGITS = re.compile(r"(?<![\w.,-])(?:[A-Z][ \-]){0,4}\d(?:[ \-]\d){%d,}(?![\w-]|[.,]\d)" % (MIN_SPACED_DIGITS - 1))
-_WORD = r"(?:%s)" % "|".join(sorted(DIGIT_WORDS, key=len, reverse=True))
+_NUMBER = "|".join(r"[\s\-]+".join(map(re.escape, w.split())) for w in sorted(NUMBER_WORDS, key=len, reverse=True))
+_UNIT = "|".join(sorted(DIGIT_WORDS, key=len, reverse=True))
+_WORD = r"(?:(?:%s)[\s\-]+(?:%s)|%s)" % ("|".join(REPEATS), _UNIT, _NUMBER)
 _DIGIT_WORD_RUN = re.compile(r"\b%s(?:[\s,\-]+%s){%d,}\b" % (_WORD, _WORD, MIN_DIGIT_WORDS - 1), re.IGNORECASE)
 _ONE_WORD = re.compile(r"\b%s\b" % _WORD, re.IGNORECASE)
+_NUMBER_PARTS = frozenset(part for w in (*NUMBER_WORDS, *REPEATS) for part in w.split())
+_LETTERS = re.compile(r"[^\W\d_]+")
+_SEPARATORS = re.compile(r"[\s,\-]+")
 _ESCAPED_BREAK = re.compile(r"(?:\\[rnt])+")
 
 # Words the secret and identifier patterns and context lists key on, long enough that one edit away is
@@ -99,11 +123,11 @@ def _replacements(text: str) -> list[tuple[int, int, list[tuple[str, int, int]]]
     runs: list[tuple[int, int, list[tuple[str, int, int]]]] = []
     for m in _SPACED_DIGITS.finditer(text):
         runs.append((m.start(), m.end(), [(text[i], i, i + 1) for i in range(m.start(), m.end()) if text[i].isalnum()]))
-    for m in _DIGIT_WORD_RUN.finditer(text):
+    for m in (m for start, end in _number_word_spans(text) for m in _DIGIT_WORD_RUN.finditer(text, start, end)):
         if any(s < m.end() and m.start() < e for s, e, _ in runs):
             continue
-        chars = [(DIGIT_WORDS[w.group(0).lower()], w.start() + m.start(), w.end() + m.start())
-                 for w in _ONE_WORD.finditer(m.group(0))]
+        chars = [(digit, w.start() + m.start(), w.end() + m.start())
+                 for w in _ONE_WORD.finditer(m.group(0)) for digit in _digits(w.group(0))]
         runs.append((m.start(), m.end(), chars))
     for m in _ESCAPED_BREAK.finditer(text):
         if not any(s < m.end() and m.start() < e for s, e, _ in runs):
@@ -113,6 +137,30 @@ def _replacements(text: str) -> list[tuple[int, int, list[tuple[str, int, int]]]
         if word and not any(s < m.end() and m.start() < e for s, e, _ in runs):
             runs.append((m.start(), m.end(), [(ch, m.start(), m.end()) for ch in word]))
     return sorted(runs)
+
+
+def _number_word_spans(text: str) -> list[tuple[int, int]]:
+    """Spans of MIN_DIGIT_WORDS or more words in a row that may all belong to number words: the only places
+    where the (slow, many-branched) `_DIGIT_WORD_RUN` can match, found by set lookups."""
+    spans: list[tuple[int, int]] = []
+    run: list[re.Match] = []
+    for word in [*_LETTERS.finditer(text), None]:
+        part = word is not None and word.group(0).lower() in _NUMBER_PARTS
+        if part and run and _SEPARATORS.fullmatch(text, run[-1].end(), word.start()):
+            run.append(word)
+            continue
+        if len(run) >= MIN_DIGIT_WORDS:  # every number word holds at least one part
+            spans.append((run[0].start(), run[-1].end()))
+        run = [word] if part else []
+    return spans
+
+
+def _digits(word: str) -> str:
+    """The digits one number word stands for ("seven" 7, "double seven" 77, "quatre-vingt-dix-huit" 98)."""
+    parts = re.split(r"[\s\-]+", word.lower())
+    if parts[0] in REPEATS and len(parts) == 2:
+        return DIGIT_WORDS[parts[1]] * REPEATS[parts[0]]
+    return NUMBER_WORDS[" ".join(parts)]
 
 
 def _key_word(word: str) -> str | None:
@@ -165,4 +213,4 @@ def normalize(text: str) -> Normalized:
     return Normalized("".join(chars), tuple(origin), tuple(ends), changed=True, digit_runs=tuple(digit_runs))
 
 
-__all__ = ["Normalized", "normalize", "DIGIT_WORDS", "KEY_WORDS"]
+__all__ = ["Normalized", "normalize", "DIGIT_WORDS", "NUMBER_WORDS", "KEY_WORDS"]

@@ -16,6 +16,7 @@ sets = {"dev": ["data/routing/prompts.jsonl", "data/routing/generated.jsonl"],
         "tuning/prompts_e": ["data/routing/tuning/prompts_e.jsonl"],
         "tuning/prompts_f": ["data/routing/tuning/prompts_f.jsonl"],
         "tuning/prompts_g": ["data/routing/tuning/prompts_g.jsonl"],
+        "tuning/prompts_h": ["data/routing/tuning/prompts_h.jsonl"],
         "tuning/presidio": ["data/routing/tuning/generated_presidio.jsonl"]}
 only = sys.argv[2:] 
 rt = Runtime(Settings())

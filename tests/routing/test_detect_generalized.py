@@ -31,6 +31,9 @@ IDENTIFIERS = [
     ("my visa card 4929 1832 0047 5513 got declined", {"CREDIT_CARD", "FINANCIAL_ACCOUNT"}),  # fails Luhn
     ("his ni no. is tw 61 40 27 b, lower case", {"UK_NINO", "NATIONAL_ID"}),
     ("cédula 52.871.903.114 del proveedor nuevo", {"NATIONAL_ID"}),  # dotted groups above 255: not an IP
+    ("Reisepassnummer C7KX20F49 für die Buchung", {"NATIONAL_ID"}),  # the id word inside a German compound
+    ("Krankenversichertennummer: A739201846, bitte eintragen", {"NATIONAL_ID"}),
+    ("the CNIC 61101-7730214-5 of the new driver", {"NATIONAL_ID"}),
 ]
 
 
@@ -47,6 +50,9 @@ def test_when_identifier_of_any_country_then_restricted_or_confidential(detector
     [
         ("card four nine two nine one eight three two zero zero four seven five five one two", "four nine two nine one eight three two zero zero four seven five five one two"),
         ("ssn 5 3 6 9 0 4 4 1 7 please", "5 3 6 9 0 4 4 1 7"),
+        ("account number oh six double four two nine triple eight one", "oh six double four two nine triple eight one"),
+        ("numéro de compte zéro six, soixante-douze, quatre-vingt-onze, trente et un, zéro huit",
+         "zéro six, soixante-douze, quatre-vingt-onze, trente et un, zéro huit"),
     ],
 )
 def test_when_number_spelled_or_spaced_then_found_on_the_original_span(detector, text, original):
@@ -74,6 +80,7 @@ def test_when_number_spelled_or_spaced_then_found_on_the_original_span(detector,
         ("kimlik no 38215509174 formda eksik", "NATIONAL_ID"),
         ("מספר זהות של נועה: 058372914", "NATIONAL_ID"),                      # an id word in Hebrew
         ("паспорт Олега 4511 204871, нужен для визы", "NATIONAL_ID"),
+        ("6723 0418 9952 came in on the scanned form, whose is it?", "NATIONAL_ID"),  # an Aadhaar as written
     ],
 )
 def test_when_identifier_without_context_or_valid_checksum_then_still_found(detector, text, entity):
@@ -103,6 +110,10 @@ def test_when_place_name_without_a_street_number_then_no_address(detector, text)
     "does ISO 27001 require yearly access reviews for every account?",  # a standard's number
     "consumer stuck: topic=orders partition=3 offset=88412907 lag=1204",  # log fields, not phones
     "artifact app-2.1.0+build.20250917 failed its smoke test",         # a compact date in a build tag
+    '{"id": "evt_8KfT2mQ9xRwL4pZa", "type": "charge.failed", "created": 1770000123}',  # object id, Unix time
+    "compose has DB_PASSWORD: ${DB_PASSWORD:?set it in .env}, what does :? do?",  # a shell template
+    "the GRN 5000418832 is missing from the goods receipt report for PO 4500981123",  # a goods receipt
+    "Rechnungsnummer 2026004471 fehlt auf dem Beleg",                  # a record word inside a compound
 ])
 def test_when_word_or_number_only_looks_like_an_identifier_then_not_confidential(detector, text):
     assert detector.classify(text).level < C, detector.classify(text)
@@ -216,6 +227,9 @@ def test_when_contact_detail_in_other_formats_then_confidential(detector, text, 
         ("please review this report about all access you can use at the team budget review", False),
         # object ids and documented keys are not secrets
         ('webhook payload {"object": "charge", "id": "ch_3PzR9tQw2e"} failed, why?', False),
+        # an access code in another language, next to its door or safe word
+        ("de kluis in het magazijn gaat open met 4 7 1 9 0 3, niet doorsturen", True),
+        ("der Tresor im Büro: Code 6 2 9 1 4 8", True),
     ],
 )
 def test_when_secret_or_placeholder_then_only_the_secret_is_restricted(detector, text, sensitive):
@@ -257,10 +271,14 @@ def test_when_a_record_word_names_the_number_then_it_is_not_a_phone(detector, te
 
 @pytest.mark.parametrize("text, as_passage, sensitive", [
     ("Our Leeds office is at 4 Quarry Row, Leeds LS1 4AP.", True, False),   # the company's address on a page
-    ("Our Leeds office is at 4 Quarry Row, Leeds LS1 4AP.", False, True),   # typed by a user: not demoted
-    ("Meet me at Bellfield Ltd, 88 Corran Crescent, Tarbet", False, True),
+    ("Our Leeds office is at 4 Quarry Row, Leeds LS1 4AP.", False, False),  # a business place named next to it
+    ("is there parking at the venue, Hotel Marlow, Kaiserstraße 12, 60311 Frankfurt?", False, False),
+    ("Meet me at Bellfield Ltd, 88 Corran Crescent, Tarbet", False, True),   # no place named: fail closed
+    ("my home address is 7 Rue des Tanneurs, 69003 Lyon, near the hotel", False, True),  # a home beside it
+    ("Ines moved, she lives at 14 Fernhill Grove, Leeds LS6 2QT now, two minutes from our office", False, True),
 ])
-def test_when_office_address_then_demoted_only_in_a_document_passage(detector, text, as_passage, sensitive):
+def test_when_business_place_named_next_to_an_address_then_demoted_unless_someone_lives_there(
+        detector, text, as_passage, sensitive):
     detection = detector.classify(text, passages=as_passage)
 
     assert (detection.level >= C) == sensitive, detection
@@ -282,6 +300,7 @@ def test_when_office_address_then_demoted_only_in_a_document_passage(detector, t
     "ส่งพัสดุไปที่ บ้านเลขที่ 118/4 ซอยอารีย์ 5 พญาไท กรุงเทพฯ",                     # a Thai house number
     "Villa 7, Street 32a, Al Safa 1 is where Omar lives now",                # a villa and a numbered street
     "Mette er flyttet til Østerbrogade 41, 2100 København Ø",                 # a street name with ø
+    "عنوان منزل ليلى: 27 شارع النخيل، الشقة 4، الإسكندرية",                    # "address" in Arabic
 ])
 def test_when_address_with_house_number_and_postcode_then_confidential(detector, text):
     detection = detector.classify(text)
@@ -323,6 +342,9 @@ def test_when_personal_matter_then_confidential_unless_general_policy(detector, 
         ("我们的绩效评估流程是怎样的？", False),                                     # policy, no one
         ("list the analysts on the risk team by how much they earn", True),       # a group's pay
         ("the new guy in finance has diabetes, how do I plan the team lunch?", True),  # a role + health
+        ("how much bonus did the warehouse shift leads get after the audit?", True),  # what a group got
+        ("列出下周要被约谈的员工名单和他们的绩效问题", True),                          # "list of employees" in Chinese
+        ("quels employés ont encore des saisies sur salaire ce mois-ci ?", True),   # "which employees" in French
 ])
 def test_when_matter_word_next_to_a_name_role_or_group_then_confidential(detector, text, sensitive):
     """The rules, not the classifier: Chinese, Japanese and Korean (which the classifier cannot read) by a

@@ -1,6 +1,7 @@
 """Pure rules behind detection: escalation, demotion, name filters, caps normalisation, config loading."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,9 @@ from routing.detection_config import (
     demote,
     escalate,
     escalation_windows,
+    is_filler_number,
     is_role_email,
+    is_time_field_value,
     keep_credential,
     keep_person,
     keep_phone,
@@ -70,6 +73,36 @@ def test_when_demoted_then_not_raised_again():
     assert out[1].level == Level.PUBLIC and out[1].rule == "hotline"
 
 
+@pytest.mark.parametrize("unless_near, lowered", [(False, True), (True, False)])
+def test_when_an_unless_entity_is_near_then_demotion_does_not_lower(unless_near, lowered):
+    office = EscalationRule(name="office", when=[["STREET_ADDRESS"], ["VENUE_CONTEXT"]], raise_to="internal",
+                            max_gap=40, unless=["HOME_CONTEXT"])
+    findings = [f("VENUE_CONTEXT", 0, 10, Level.PUBLIC), f("STREET_ADDRESS", 14, 40, Level.CONFIDENTIAL)]
+    if unless_near:
+        findings.append(f("HOME_CONTEXT", 50, 54, Level.PUBLIC))
+
+    out = demote(findings, [office])
+
+    assert (out[1].level == Level.INTERNAL) is lowered
+
+
+@pytest.mark.parametrize("span, filler", [
+    ("000-00-0000", True), ("0000 0000 0000 0000", True), ("111111111", True), ("11111", False),
+    ("123456789", False), ("QQ 12 34 56 C", False), ("AAAAAA111111", False),
+])
+def test_when_one_digit_repeated_then_filler(span, filler):
+    assert is_filler_number(span) is filler
+
+
+@pytest.mark.parametrize("text, is_time", [
+    ('{"created": 1764578112}', True), ("ts=1764578112000 level=info", True), ('"expires_at": "1764578112"', True),
+    ('{"amount": 1764578112}', False), ("created: 17645781", False), ("call 1764578112", False),
+])
+def test_when_unix_time_under_a_time_key_then_recognised(text, is_time):
+    value = re.search(r"\d{8,}", text)
+    assert is_time_field_value(text, value.start(), value.end()) is is_time
+
+
 @pytest.mark.parametrize(
     "span, kept",
     [("Maria Lopez", True), ("404", False), ("Al", False), ("ledger", False), ("Acme Insights", False),
@@ -97,7 +130,19 @@ def test_when_credential_is_placeholder_then_dropped(value, kept):
     assert keep_credential(value, 0, len(value), ["example", "<", "your"]) is kept
 
 
-@pytest.mark.parametrize("value, kept", [("1234567.891", False), ("+1 415 555 0133", True), ("503.555.0130", True)])
+@pytest.mark.parametrize("text, span, kept", [
+    ("PASSWORD: ${PASSWORD:?set it in .env}", "PASSWORD:?set", False),   # a shell template's message
+    ('"id": "evt_3QxT7f2eZvKYlo2C1a4b", "amount": 10', "evt_3QxT7f2eZvKYlo2C1a4b", False),  # an object's id
+    ('"token": "evt_3QxT7f2eZvKYlo2C1a4b"', "evt_3QxT7f2eZvKYlo2C1a4b", True),   # not under an id key
+    ('"id": "sk_live_3QxT7f2eZvKYlo2C1a4b"', "sk_live_3QxT7f2eZvKYlo2C1a4b", True),  # a key's shape
+])
+def test_when_value_is_a_template_or_an_object_id_then_dropped(text, span, kept):
+    start = text.index(span)
+    assert keep_credential(text, start, start + len(span), ["example"]) is kept
+
+
+@pytest.mark.parametrize("value, kept", [("1234567.891", False), ("+1 415 555 0133", True), ("503.555.0130", True),
+                                          ("+0000", False), ("-0530", False)])  # UTC offsets
 def test_when_phone_is_decimal_then_dropped(value, kept):
     assert keep_phone(value, 0, len(value)) is kept
 

@@ -18,6 +18,13 @@ from routing.normalize import normalize
         ("Konto: sieben null drei, fünf fünf eins, acht zwei ok", "Konto: 70355182 ok",
          "sieben null drei, fünf fünf eins, acht zwei"),                                  # German digit words
         ("numéro deux neuf quatre sept zéro un", "numéro 294701", "deux neuf quatre sept zéro un"),  # French
+        ("call oh seven double seven triple nine", "call 0777999", "oh seven double seven triple nine"),  # repeats
+        ("Nummer null acht, einundzwanzig, zweiundvierzig, sieben", "Nummer 0821427",
+         "null acht, einundzwanzig, zweiundvierzig, sieben"),                             # German pairs
+        ("compte quatre-vingt-dix-huit trente et un soixante-deux zéro sept", "compte 98316207",
+         "quatre-vingt-dix-huit trente et un soixante-deux zéro sept"),                   # French pairs
+        ("cuenta veinte, treinta y uno, cuarenta, noventa y nueve", "cuenta 20314099",
+         "veinte, treinta y uno, cuarenta, noventa y nueve"),                             # Spanish pairs
         ("iban D E 4 4 5 0 0 1 0 5 1 7 5 4 0 7 3 2 4 9 3 1 thanks", "iban DE44500105175407324931 thanks",
          "4 4 5 0 0 1 0 5 1 7 5 4 0 7 3 2 4 9 3 1"),  # the digits map back; "D E" joined before them
     ],
