@@ -43,6 +43,8 @@ ROUTING_SETS = {
     "tuning_f": ("routing/tuning/prompts_f.jsonl",),  # a sixth author's set, blind, weak-context ids and hard negatives
     "tuning_g": ("routing/tuning/prompts_g.jsonl",),  # a seventh author's set, blind, everyday traffic of many offices
     "tuning_h": ("routing/tuning/prompts_h.jsonl",),  # an eighth author's set, blind, ids without the usual label
+    "tuning_i": ("routing/tuning/prompts_i.jsonl",),  # a ninth author's set, blind, secrets of ~110 vendors
+    "tuning_j": ("routing/tuning/prompts_j.jsonl",),  # a tenth author's set, blind, home addresses and ids
     "tuning_generated": ("routing/tuning/generated_presidio.jsonl",),
     "heldout": ("heldout/prompts.jsonl",),
     "heldout_b": ("heldout/prompts_b.jsonl",),  # a second held-out author, committed before it was ever run

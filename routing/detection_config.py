@@ -6,6 +6,7 @@ pure functions over `Finding`s so they can be unit-tested without models.
 """
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
@@ -232,7 +233,8 @@ class DetectionConfig(BaseModel):
 _TEMPLATED_VALUE = re.compile(
     r"\$\{[^}]*\}|\{\{[^}]*\}\}|%\([^)]*\)s|<[^>]*>|[A-Z][A-Z_]*[A-Z]|(?i:password|passwd|pass|pwd|secret|token)"
     r"|(?:[A-Za-z_]\w*\.)+\w+\(.*|[a-z]+(?:_[a-z]+)+\(.*"  # a method or a snake_case function: not "Summer(24)!"
-    r"|(?:var|local|data|module|self|this|process\.env|os\.environ)\.[\w.]+")
+    r"|(?:var|local|data|module|self|this|process\.env|os\.environ)\.[\w.]+"
+    r"|(?:SecretStr|SecretBytes|str|string|bytes|Optional\[\w+\]|stringData|data)[;:,]?")  # a type or a key, not a value
 
 
 def keep_credential(text: str, start: int, end: int, placeholders: Iterable[str]) -> bool:
@@ -247,6 +249,8 @@ def keep_credential(text: str, start: int, end: int, placeholders: Iterable[str]
         return False
     if _OBJECT_ID.fullmatch(secret) and _ID_FIELD.search(text[max(0, start - 30):start]):
         return False
+    if _MASKED.search(secret) or _PUBLIC_MATERIAL.search(text[max(0, start - 80):start]) or _is_base64_prose(span.strip()):
+        return False
     value = span.lower()
     return any(ch.isdigit() for ch in value) or not any(p.lower() in value for p in placeholders)
 
@@ -254,7 +258,25 @@ def keep_credential(text: str, start: int, end: int, placeholders: Iterable[str]
 # an API object's id (evt_3QxT7f..., cus_N4k...) as the value of an id field ("id": ..., customer_id=...);
 # a key with more parts (sk_live_...) is no object id
 _OBJECT_ID = re.compile(r"[a-z]{2,6}_[A-Za-z0-9]{8,40}")
-_ID_FIELD = re.compile(r"(?:\bid|[\w-]_id|[a-z]Id)[\"']?\s*[:=]\s*[\"']?$")
+_ID_FIELD = re.compile(r"(?:\bid|[\w-]_id|[a-z]Id)[\"']?(?:\s*[:=]\s*[\"']?|\s+)$")
+# a masked value ("sk-proj-****3fQa", "app_rw:***@host"): what is left of a secret after redaction
+_MASKED = re.compile(r"[*•●]{3,}|x{6,}", re.IGNORECASE)
+# right before the value: a public key's type ("ssh-ed25519 AAAA..."), an open public-key or certificate
+# block, or a hash's algorithm ("sha512-...", "SHA256:...", "@sha256:")
+_PUBLIC_MATERIAL = re.compile(r"(?:ssh-(?:rsa|ed25519|dss)|ecdsa-sha2-nistp\d+|sk-ssh-ed25519@openssh\.com)\s+$"
+                              r"|-----BEGIN (?:PUBLIC KEY|CERTIFICATE|RSA PUBLIC KEY)-----(?:(?!-----END)[\s\S])*$"
+                              r"|(?i:sha(?:1|224|256|384|512)|md5)[-:]$")
+
+
+def _is_base64_prose(value: str) -> bool:
+    """True for base64 that decodes to ordinary text: printable words with spaces ("SGVsbG8gZnJvbS...")."""
+    if len(value) < 16 or not re.fullmatch(r"[A-Za-z0-9+/]+={0,2}", value):
+        return False
+    try:
+        decoded = base64.b64decode(value + "=" * (-len(value) % 4), validate=True).decode("ascii")
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return decoded.count(" ") >= 2 and all(ch.isprintable() for ch in decoded)
 
 
 def _inside_shell_expansion(text: str, start: int) -> bool:

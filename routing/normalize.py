@@ -7,6 +7,8 @@ Numbers typed to dodge pattern matching are rewritten as plain digit runs:
 * digits spelled as words ("five three six nine zero one ...", "null acht eins fünf ..."), with or without
   separators, also in spoken pairs and repeats ("oh four double seven", "twenty forty sixty",
   "trente et un, quatre-vingt-dix-huit": the numbers 10-99 in each language come from num2words);
+* a number a phone or a scanner split over lines at its dashes ("512-\\n47-\\n3190") is joined again;
+* full-width colons and equals signs (``：``, ``＝``, typed with CJK input methods) read as ``:`` and ``=``;
 * escaped line breaks and tabs pasted from JSON or logs (a backslash then n, r or t) become a line break,
   so that an address or a form pasted as one escaped line reads as its lines;
 * a misspelt key word, one edit (a letter missing, extra, wrong or two letters swapped) away from a word
@@ -77,6 +79,9 @@ _NUMBER_PARTS = frozenset(part for w in (*NUMBER_WORDS, *REPEATS) for part in w.
 _LETTERS = re.compile(r"[^\W\d_]+")
 _SEPARATORS = re.compile(r"[\s,\-]+")
 _ESCAPED_BREAK = re.compile(r"(?:\\[rnt])+")
+# digit groups with a line break next to a dash between them (never bare lines of numbers: a list or a log)
+_SPLIT_DIGITS = re.compile(r"(?<![\w-])\d{2,5}(?:[ \t]*(?:-[ \t]*\r?\n[ \t]*-?|\r?\n[ \t]*-)[ \t]*\d{1,5}){1,4}(?![\w-])")
+_FULL_WIDTH = {"：": ":", "＝": "="}
 
 # Words the secret and identifier patterns and context lists key on, long enough that one edit away is
 # a typo, not another word (no "routing"/"routine", "national"/"rational"). Inflections ("passwords",
@@ -123,12 +128,19 @@ def _replacements(text: str) -> list[tuple[int, int, list[tuple[str, int, int]]]
     runs: list[tuple[int, int, list[tuple[str, int, int]]]] = []
     for m in _SPACED_DIGITS.finditer(text):
         runs.append((m.start(), m.end(), [(text[i], i, i + 1) for i in range(m.start(), m.end()) if text[i].isalnum()]))
+    for m in _SPLIT_DIGITS.finditer(text):
+        if not any(s < m.end() and m.start() < e for s, e, _ in runs):
+            kept = [(ch, i, i + 1) for i, ch in enumerate(m.group(0), m.start()) if ch.isdigit() or ch == "-"]
+            runs.append((m.start(), m.end(), [c for k, c in enumerate(kept) if c[0] != "-" or kept[k - 1][0] != "-"]))
     for m in (m for start, end in _number_word_spans(text) for m in _DIGIT_WORD_RUN.finditer(text, start, end)):
         if any(s < m.end() and m.start() < e for s, e, _ in runs):
             continue
         chars = [(digit, w.start() + m.start(), w.end() + m.start())
                  for w in _ONE_WORD.finditer(m.group(0)) for digit in _digits(w.group(0))]
         runs.append((m.start(), m.end(), chars))
+    for i, ch in ((i, ch) for i, ch in enumerate(text) if ch in _FULL_WIDTH):
+        if not any(s <= i < e for s, e, _ in runs):
+            runs.append((i, i + 1, [(_FULL_WIDTH[ch], i, i + 1)]))
     for m in _ESCAPED_BREAK.finditer(text):
         if not any(s < m.end() and m.start() < e for s, e, _ in runs):
             runs.append((m.start(), m.end(), [("\n", m.start(), m.end())]))

@@ -17,6 +17,8 @@ sets = {"dev": ["data/routing/prompts.jsonl", "data/routing/generated.jsonl"],
         "tuning/prompts_f": ["data/routing/tuning/prompts_f.jsonl"],
         "tuning/prompts_g": ["data/routing/tuning/prompts_g.jsonl"],
         "tuning/prompts_h": ["data/routing/tuning/prompts_h.jsonl"],
+        "tuning/prompts_i": ["data/routing/tuning/prompts_i.jsonl"],
+        "tuning/prompts_j": ["data/routing/tuning/prompts_j.jsonl"],
         "tuning/presidio": ["data/routing/tuning/generated_presidio.jsonl"]}
 only = sys.argv[2:] 
 rt = Runtime(Settings())

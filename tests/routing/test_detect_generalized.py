@@ -81,6 +81,9 @@ def test_when_number_spelled_or_spaced_then_found_on_the_original_span(detector,
         ("מספר זהות של נועה: 058372914", "NATIONAL_ID"),                      # an id word in Hebrew
         ("паспорт Олега 4511 204871, нужен для визы", "NATIONAL_ID"),
         ("6723 0418 9952 came in on the scanned form, whose is it?", "NATIONAL_ID"),  # an Aadhaar as written
+        ("tenancy form wants 784-1991-5520184-7, is that format right?", "NATIONAL_ID"),  # an Emirates ID
+        ("P<NLDVRIES<<ANKE<<<<<<<<<<<<<<<<<<<<<<<<<<<<\nread this passport line", "NATIONAL_ID"),  # an MRZ line
+        ("my ssn got split:\n623-\n58-\n1047", "SPACED_NUMBER"),                 # over lines at its dashes
     ],
 )
 def test_when_identifier_without_context_or_valid_checksum_then_still_found(detector, text, entity):
@@ -230,6 +233,16 @@ def test_when_contact_detail_in_other_formats_then_confidential(detector, text, 
         # an access code in another language, next to its door or safe word
         ("de kluis in het magazijn gaat open met 4 7 1 9 0 3, niet doorsturen", True),
         ("der Tresor im Büro: Code 6 2 9 1 4 8", True),
+        ("the door code for the lab is 4#8210*", True),
+        # spelt out for a call, on a command line, in a URL, after its label, in a key file
+        ("wifi password is capital R romeo four four bravo hash seven zulu", True),
+        ("mytool deploy --token Qm7rT2kLp9XwZ4vN8bHc1 --env prod", True),
+        ("download https://bucket.example/x.csv?X-Amz-Signature=9f2c4e81b7a05d3361ce8f0a2b4d6e71", True),
+        ("post to https://chat.example/v1/webhook/AAQA9x3Lk2/kq7PzT4mW8nR2vX6bY1cJ5dH", True),
+        ("BitLocker key 402919-118203-557781-630014-291115-808844-114763-592208 for my laptop", True),
+        ("Notion PAT secret_Jp4kT9wLm2Qx7zR3vN8bC5dF1hG6 stopped working", True),
+        ("config/master.key holds 3e9b1c77a0d24f58b6e1c9a2f0d47b3c, is that right?", True),
+        ("add my key: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK7q0Lp2Zx9Wm4Tn8Rv3Yb6 kai@laptop", False),  # public
     ],
 )
 def test_when_secret_or_placeholder_then_only_the_secret_is_restricted(detector, text, sensitive):
@@ -301,6 +314,13 @@ def test_when_business_place_named_next_to_an_address_then_demoted_unless_someon
     "Villa 7, Street 32a, Al Safa 1 is where Omar lives now",                # a villa and a numbered street
     "Mette er flyttet til Østerbrogade 41, 2100 København Ø",                 # a street name with ø
     "عنوان منزل ليلى: 27 شارع النخيل، الشقة 4، الإسكندرية",                    # "address" in Arabic
+    "ჩემი მისამართი: ბათუმი, რუსთაველის ქ. 12, ბინა 5",                         # "address" in Georgian
+    "আমার ঠিকানা: ৭/১ গড়িয়াহাট রোড, কলকাতা",                                     # in Bengali, Bengali digits
+    "Morada para a fatura: Rui Lopes, Rua das Flores 42, 3º Dto, Braga",       # a label, words, a colon
+    "Mi dirección es Calle Los Pinos 318, Temuco",                              # a label and "es"
+    "send it to Kasun at No. 14/3, Lake Road, Kandy",                          # "No." and a comma
+    "البيت: عمارة 9، شارع الجلاء، الدور الثاني",                                  # building, then street (Arabic)
+    "my place is Lot 17, Ridgeview Drive, Mandeville",                         # a lot number
 ])
 def test_when_address_with_house_number_and_postcode_then_confidential(detector, text):
     detection = detector.classify(text)

@@ -135,6 +135,13 @@ def test_when_credential_is_placeholder_then_dropped(value, kept):
     ('"id": "evt_3QxT7f2eZvKYlo2C1a4b", "amount": 10', "evt_3QxT7f2eZvKYlo2C1a4b", False),  # an object's id
     ('"token": "evt_3QxT7f2eZvKYlo2C1a4b"', "evt_3QxT7f2eZvKYlo2C1a4b", True),   # not under an id key
     ('"id": "sk_live_3QxT7f2eZvKYlo2C1a4b"', "sk_live_3QxT7f2eZvKYlo2C1a4b", True),  # a key's shape
+    ("request id req_8fKq2ZpLw0Xv4Tn7", "req_8fKq2ZpLw0Xv4Tn7", False),
+    ("api_key=sk-proj-*********************9xQz leaked?", "api_key=sk-proj-*********************9xQz", False),  # masked
+    ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK7q0 me@host", "AAAAC3NzaC1lZDI1NTE5AAAAIK7q0", False),  # a public key
+    ("fingerprint SHA256:q4Fz0k3x9LmN2pR7sT1vW8yB5c", "q4Fz0k3x9LmN2pR7sT1vW8yB5c", False),     # a hash
+    ("decode U2hpcCB0aGUgcGFsbGV0cyBvbiBGcmlkYXk= please", "U2hpcCB0aGUgcGFsbGV0cyBvbiBGcmlkYXk=", False),  # prose
+    ("password: cGFzc3dvcmQxMjM=", "password: cGFzc3dvcmQxMjM=", True),  # base64 of a password: no prose
+    ("jwt_secret: SecretStr", "secret: SecretStr", False),                 # a type annotation
 ])
 def test_when_value_is_a_template_or_an_object_id_then_dropped(text, span, kept):
     start = text.index(span)
