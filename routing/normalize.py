@@ -31,6 +31,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from routing.word_runs import vocabulary_runs
+
 # The digits as words in English, German, Dutch, French, Spanish, Italian and Portuguese (a run needs
 # MIN_DIGIT_WORDS of them in a row, so "un", "dos" or "acht" in a sentence are left alone).
 DIGIT_WORDS = {"zero": "0", "oh": "0", "nought": "0", "one": "1", "two": "2", "three": "3", "four": "4",
@@ -129,42 +131,39 @@ def _replacements(text: str) -> list[tuple[int, int, list[tuple[str, int, int]]]
     for m in _SPACED_DIGITS.finditer(text):
         runs.append((m.start(), m.end(), [(text[i], i, i + 1) for i in range(m.start(), m.end()) if text[i].isalnum()]))
     for m in _SPLIT_DIGITS.finditer(text):
-        if not any(s < m.end() and m.start() < e for s, e, _ in runs):
+        if not _overlaps(runs, m.start(), m.end()):
             kept = [(ch, i, i + 1) for i, ch in enumerate(m.group(0), m.start()) if ch.isdigit() or ch == "-"]
             runs.append((m.start(), m.end(), [c for k, c in enumerate(kept) if c[0] != "-" or kept[k - 1][0] != "-"]))
     for m in (m for start, end in _number_word_spans(text) for m in _DIGIT_WORD_RUN.finditer(text, start, end)):
-        if any(s < m.end() and m.start() < e for s, e, _ in runs):
+        if _overlaps(runs, m.start(), m.end()):
             continue
         chars = [(digit, w.start() + m.start(), w.end() + m.start())
                  for w in _ONE_WORD.finditer(m.group(0)) for digit in _digits(w.group(0))]
         runs.append((m.start(), m.end(), chars))
     for i, ch in ((i, ch) for i, ch in enumerate(text) if ch in _FULL_WIDTH):
-        if not any(s <= i < e for s, e, _ in runs):
+        if not _overlaps(runs, i, i + 1):
             runs.append((i, i + 1, [(_FULL_WIDTH[ch], i, i + 1)]))
     for m in _ESCAPED_BREAK.finditer(text):
-        if not any(s < m.end() and m.start() < e for s, e, _ in runs):
+        if not _overlaps(runs, m.start(), m.end()):
             runs.append((m.start(), m.end(), [("\n", m.start(), m.end())]))
     for m in _LONG_WORD.finditer(text):
         word = _key_word(m.group(0))
-        if word and not any(s < m.end() and m.start() < e for s, e, _ in runs):
+        if word and not _overlaps(runs, m.start(), m.end()):
             runs.append((m.start(), m.end(), [(ch, m.start(), m.end()) for ch in word]))
     return sorted(runs)
+
+
+def _overlaps(runs: list[tuple[int, int, list[tuple[str, int, int]]]], start: int, end: int) -> bool:
+    """True when ``text[start:end]`` overlaps a run already chosen (the first rule to claim text wins)."""
+    return any(s < end and start < e for s, e, _ in runs)
 
 
 def _number_word_spans(text: str) -> list[tuple[int, int]]:
     """Spans of MIN_DIGIT_WORDS or more words in a row that may all belong to number words: the only places
     where the (slow, many-branched) `_DIGIT_WORD_RUN` can match, found by set lookups."""
-    spans: list[tuple[int, int]] = []
-    run: list[re.Match] = []
-    for word in [*_LETTERS.finditer(text), None]:
-        part = word is not None and word.group(0).lower() in _NUMBER_PARTS
-        if part and run and _SEPARATORS.fullmatch(text, run[-1].end(), word.start()):
-            run.append(word)
-            continue
-        if len(run) >= MIN_DIGIT_WORDS:  # every number word holds at least one part
-            spans.append((run[0].start(), run[-1].end()))
-        run = [word] if part else []
-    return spans
+    words = [(m.start(), m.end(), m.group(0).lower()) for m in _LETTERS.finditer(text)]
+    # every number word holds at least one part, so a run of MIN_DIGIT_WORDS number words has as many parts
+    return [(start, end) for start, end, _ in vocabulary_runs(text, words, _NUMBER_PARTS, _SEPARATORS, MIN_DIGIT_WORDS)]
 
 
 def _digits(word: str) -> str:

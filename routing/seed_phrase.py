@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from routing.word_runs import vocabulary_runs
+
 MIN_WORDS = 12
 LANGUAGES = ("english", "spanish", "french", "italian", "portuguese", "czech", "turkish")
 _WORD = re.compile(r"[^\W\d_]+")
@@ -46,18 +48,8 @@ def _key(word: str) -> str:
 def find_seed_phrases(text: str, min_words: int = MIN_WORDS) -> list[PhraseSpan]:
     """Spans of runs of at least `min_words` consecutive words of one BIP-39 list."""
     words = [(m.start(), m.end(), _key(m.group(0))) for m in _WORD.finditer(text)]
-    found: list[PhraseSpan] = []
-    for wordlist in wordlists():
-        run: list[tuple[int, int, str]] = []
-        for word in [*words, None]:
-            joined = word is not None and word[2] in wordlist and (
-                not run or _SEPARATOR.fullmatch(text[run[-1][1]:word[0]]) is not None)
-            if joined:
-                run.append(word)
-                continue
-            if len(run) >= min_words:
-                found.append(PhraseSpan(run[0][0], run[-1][1], len(run)))
-            run = [word] if word is not None and word[2] in wordlist else []
+    found = [PhraseSpan(*run) for wordlist in wordlists()
+             for run in vocabulary_runs(text, words, wordlist, _SEPARATOR, min_words)]
     return _merge(found)
 
 

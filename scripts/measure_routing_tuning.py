@@ -1,6 +1,7 @@
 """Per-kind routing figures on the dev and tuning sets only (never data/heldout/), via Runtime.route_text.
 
 Usage: PYTHONPATH=$PWD OMP_NUM_THREADS=1 RAG_HOME=$(mktemp -d) .venv/bin/python scripts/measure_routing_tuning.py ERRORS_TSV [SET...]
+SET: names as in `rag eval --suite routing` (dev, tuning, tuning_b ... tuning_j, tuning_generated); default all.
 ERRORS_TSV gets one line per mis-routed prompt with its findings (error analysis)."""
 import sys, collections
 from pathlib import Path
@@ -8,24 +9,16 @@ from rag.config import Settings
 from rag.runtime import Runtime
 from evals.datasets import load_routing
 from evals.suites import kind_of
-sets = {"dev": ["data/routing/prompts.jsonl", "data/routing/generated.jsonl"],
-        "tuning/prompts": ["data/routing/tuning/prompts.jsonl"],
-        "tuning/prompts_b": ["data/routing/tuning/prompts_b.jsonl"],
-        "tuning/prompts_c": ["data/routing/tuning/prompts_c.jsonl"],
-        "tuning/prompts_d": ["data/routing/tuning/prompts_d.jsonl"],
-        "tuning/prompts_e": ["data/routing/tuning/prompts_e.jsonl"],
-        "tuning/prompts_f": ["data/routing/tuning/prompts_f.jsonl"],
-        "tuning/prompts_g": ["data/routing/tuning/prompts_g.jsonl"],
-        "tuning/prompts_h": ["data/routing/tuning/prompts_h.jsonl"],
-        "tuning/prompts_i": ["data/routing/tuning/prompts_i.jsonl"],
-        "tuning/prompts_j": ["data/routing/tuning/prompts_j.jsonl"],
-        "tuning/presidio": ["data/routing/tuning/generated_presidio.jsonl"]}
-only = sys.argv[2:] 
+from evals.runner import ROUTING_SETS
+DATA = Path("data")
+# the dev and tuning sets of `rag eval --suite routing` (the same names), never the held-out ones
+sets = {name: [DATA / f for f in files] for name, files in ROUTING_SETS.items() if not name.startswith("heldout")}
+only = sys.argv[2:]
 rt = Runtime(Settings())
 errs = open(sys.argv[1], "w")
 for name, files in sets.items():
     if only and name not in only: continue
-    rows = load_routing([Path(f) for f in files])
+    rows = load_routing(files)
     tot, hit = collections.Counter(), collections.Counter()
     for r in rows:
         local = rt.route_text(r.text).route != "server"
