@@ -47,12 +47,10 @@ def verify_sha256(path: Path, sha256: str) -> None:
     """
     if not path.is_file():
         raise EmbedderError(f"embedding model file {path} not found; {_REINSTALL}")
-    digest = hashlib.sha256()
     with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    if digest.hexdigest() != sha256.lower():
-        raise EmbedderError(f"refusing embedding model file {path}: sha256 {digest.hexdigest()[:16]}… differs from "
+        actual = hashlib.file_digest(fh, "sha256").hexdigest()
+    if actual != sha256.lower():
+        raise EmbedderError(f"refusing embedding model file {path}: sha256 {actual[:16]}… differs from "
                             f"the pinned {sha256[:16]}… (altered or corrupted); {_REINSTALL}")
 
 
