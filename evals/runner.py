@@ -45,6 +45,8 @@ ROUTING_SETS = {
     "tuning_h": ("routing/tuning/prompts_h.jsonl",),  # an eighth author's set, blind, ids without the usual label
     "tuning_i": ("routing/tuning/prompts_i.jsonl",),  # a ninth author's set, blind, secrets of ~110 vendors
     "tuning_j": ("routing/tuning/prompts_j.jsonl",),  # a tenth author's set, blind, home addresses and ids
+    "tuning_k": ("routing/tuning/prompts_k.jsonl",),  # an eleventh author's set, blind, ids and secrets in work material
+    "tuning_l": ("routing/tuning/prompts_l.jsonl",),  # a twelfth author's set, blind, addresses and matters in work tasks
     "tuning_generated": ("routing/tuning/generated_presidio.jsonl",),
     "heldout": ("heldout/prompts.jsonl",),
     "heldout_b": ("heldout/prompts_b.jsonl",),  # a second held-out author, committed before it was ever run
