@@ -56,8 +56,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 logger = logging.getLogger(__name__)
 
-CODE_VERSION = "detect-8"  # bump when code changes what is detected (part of `PresidioDetector.version`)
+CODE_VERSION = "detect-9"  # bump when code changes what is detected (part of `PresidioDetector.version`)
 PERSONAL_MATTER = "PERSONAL_MATTER"
+HOME_LOCATION = "HOME_LOCATION"  # the classifier's topic "home": public alone, a person near it escalates it
 SPACED_NUMBER = "SPACED_NUMBER"
 NER_RECOGNIZERS = frozenset({"SpacyRecognizer", "NameCandidateRecognizer"})
 _NER_MAPPING = {"PERSON": "PERSON", "PER": "PERSON", "NORP": "NRP", "GPE": "LOCATION", "LOC": "LOCATION",
@@ -315,13 +316,15 @@ class PresidioDetector:
             if best is None or round(best.score, 3) < weak:
                 out.append([])
                 continue
+            home = best.topic == "home"
             if passages:
                 level = settings.passage_level
             else:
-                level = settings.level if round(best.score, 3) >= model.threshold else settings.weak_level
+                strong = round(best.score, 3) >= model.threshold and not home
+                level = settings.level if strong else settings.weak_level
             # rounded: batched and single embeddings differ in the last float digits
-            out.append([Finding(PERSONAL_MATTER, best.start, best.end, round(best.score, 3), level,
-                                "PersonalMatterClassifier", topic=best.topic)])
+            out.append([Finding(HOME_LOCATION if home else PERSONAL_MATTER, best.start, best.end, round(best.score, 3),
+                                level, "PersonalMatterClassifier", topic=best.topic)])
         return out
 
     def _presidio_findings(self, text: str, artifacts: Any) -> list[Finding]:
@@ -439,14 +442,28 @@ def _predefined_recognizer(spec: PredefinedSpec, language: str) -> Any:
 
 def _checksum_optional(cls: type) -> type:
     """`cls` whose failed checksum leaves the pattern's score (Presidio: validation None) instead of
-    dropping the match; a passed checksum still raises it to the maximum."""
+    dropping the match; a passed checksum still raises it to the maximum. An IBAN must still have its
+    country's structure (a registered country code and that country's length and layout): "JD0146..."
+    (a parcel number) or "SE556677889901" (a company number) is no account."""
 
     class ChecksumOptional(cls):  # type: ignore[misc, valid-type]
         def validate_result(self, pattern_text: str) -> bool | None:
-            return super().validate_result(pattern_text) or None
+            return super().validate_result(pattern_text) or (None if _plausible_format(cls, pattern_text) else False)
 
     ChecksumOptional.__name__ = ChecksumOptional.__qualname__ = f"{cls.__name__}ChecksumOptional"
     return ChecksumOptional
+
+
+def _plausible_format(cls: type, value: str) -> bool:
+    """False only for an IBAN-shaped value that no country's IBAN layout matches (other types: True)."""
+    from presidio_analyzer.predefined_recognizers import IbanRecognizer
+    from presidio_analyzer.predefined_recognizers.generic.iban_patterns import regex_per_country
+
+    if not issubclass(cls, IbanRecognizer):
+        return True
+    compact = re.sub(r"[\s-]", "", value).upper()
+    layout = regex_per_country.get(compact[:2])
+    return bool(layout) and re.fullmatch(layout, compact) is not None
 
 
 @contextmanager

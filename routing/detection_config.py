@@ -24,9 +24,11 @@ from routing.secret_scan import SecretScanConfig
 LevelName = Annotated[Level, BeforeValidator(Level.parse)]
 """A level written by name in the YAML ("confidential"), parsed case-insensitively."""
 
-CLASSIFIER_ENTITIES = frozenset({"PERSONAL_MATTER"})
+CLASSIFIER_ENTITIES = frozenset({"PERSONAL_MATTER", "HOME_LOCATION"})
 """Entities produced by the personal-matter classifier, not by Presidio: their level comes from
-`PersonalMatterSettings`, so they have no entry in `levels` (escalation rules may name them)."""
+`PersonalMatterSettings`, so they have no entry in `levels` (escalation rules may name them).
+HOME_LOCATION is its topic ``home`` (where a private person lives): it never stands alone, since only
+someone near it (a name, "my", a home word) makes a place a person's home."""
 
 
 class PatternSpec(BaseModel):
@@ -251,6 +253,8 @@ def keep_credential(text: str, start: int, end: int, placeholders: Iterable[str]
         return False
     if _MASKED.search(secret) or _PUBLIC_MATERIAL.search(text[max(0, start - 80):start]) or _is_base64_prose(span.strip()):
         return False
+    if _DOCUMENTED_EXAMPLE.search(secret) or _SECRET_REFERENCE.search(text[text.rfind(" ", 0, start) + 1:end]):
+        return False
     value = span.lower()
     return any(ch.isdigit() for ch in value) or not any(p.lower() in value for p in placeholders)
 
@@ -259,6 +263,13 @@ def keep_credential(text: str, start: int, end: int, placeholders: Iterable[str]
 # a key with more parts (sk_live_...) is no object id
 _OBJECT_ID = re.compile(r"[a-z]{2,6}_[A-Za-z0-9]{8,40}")
 _ID_FIELD = re.compile(r"(?:\bid|[\w-]_id|[a-z]Id)[\"']?(?:\s*[:=]\s*[\"']?|\s+)$")
+# vendors' documentation samples end in EXAMPLE (AWS: "AKIAIOSFODNN7EXAMPLE", ".../bPxRfiCYEXAMPLEKEY"): a
+# random key does not end in that word; one with EXAMPLE inside ("AKIA4EXAMPLEQ7R2ZT3M") is kept
+_DOCUMENTED_EXAMPLE = re.compile(r"EXAMPLE(?:KEY)?$")
+# a reference to a secret in a secret store, not its value: an AWS Secrets Manager or SSM ARN, a Vault
+# lookup or KV path, a 1Password reference, a GCP Secret Manager or Azure Key Vault secret name
+_SECRET_REFERENCE = re.compile(r"arn:aws[\w-]*:(?:secretsmanager|ssm):|hashi_vault|\b(?:kv|secret)/data/|op://"
+                               r"|projects/[\w-]+/secrets/|\.vault\.azure\.net/secrets/")
 # a masked value ("sk-proj-****3fQa", "app_rw:***@host"): what is left of a secret after redaction
 _MASKED = re.compile(r"[*•●]{3,}|x{6,}", re.IGNORECASE)
 # right before the value: a public key's type ("ssh-ed25519 AAAA..."), an open public-key or certificate

@@ -81,6 +81,9 @@ _NUMBER_PARTS = frozenset(part for w in (*NUMBER_WORDS, *REPEATS) for part in w.
 _LETTERS = re.compile(r"[^\W\d_]+")
 _SEPARATORS = re.compile(r"[\s,\-]+")
 _ESCAPED_BREAK = re.compile(r"(?:\\[rnt])+")
+# a compact JSON separator ('"passport":"K39..."', '"a":1,"b"'): a space is added after it so that the key is
+# a word of its own for the context words of the recognizers
+_COMPACT_JSON = re.compile(r'(?<=\w")[:,](?=["{\[\d-])')
 # digit groups with a line break next to a dash between them (never bare lines of numbers: a list or a log)
 _SPLIT_DIGITS = re.compile(r"(?<![\w-])\d{2,5}(?:[ \t]*(?:-[ \t]*\r?\n[ \t]*-?|\r?\n[ \t]*-)[ \t]*\d{1,5}){1,4}(?![\w-])")
 _FULL_WIDTH = {"：": ":", "＝": "="}
@@ -146,6 +149,9 @@ def _replacements(text: str) -> list[tuple[int, int, list[tuple[str, int, int]]]
     for m in _ESCAPED_BREAK.finditer(text):
         if not _overlaps(runs, m.start(), m.end()):
             runs.append((m.start(), m.end(), [("\n", m.start(), m.end())]))
+    for m in _COMPACT_JSON.finditer(text):
+        if not _overlaps(runs, m.start(), m.end()):
+            runs.append((m.start(), m.end(), [(m.group(0), m.start(), m.end()), (" ", m.start(), m.end())]))
     for m in _LONG_WORD.finditer(text):
         word = _key_word(m.group(0))
         if word and not _overlaps(runs, m.start(), m.end()):

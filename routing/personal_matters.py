@@ -2,7 +2,10 @@
 
 The model tells a sentence about a person's or a group's private matter ("has Oskar been signed off
 with burnout?", "which managers are under investigation?") from a general question on the same
-topic ("how many sick days do we get?"). Topics: `TOPICS`; class ``none`` is everything else.
+topic ("how many sick days do we get?"). Topics: `TOPICS`; class ``none`` is everything else. The topic
+``home`` is where a private person lives, precisely enough to find it, in any form a street pattern
+misses ("my house is the third one after the church, cream walls", a farm past a km marker, another
+script); an office, venue or landmark address is ``none``.
 
 Its score is the mean of two probabilities: one regression over the sentence embedding (meaning,
 paraphrase, other languages) and one over TF-IDF word unigrams and bigrams (the words that carry the
@@ -34,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-TOPICS = ("health", "pay_debt", "performance", "legal", "family", "immigration", "investigation")
+TOPICS = ("health", "pay_debt", "performance", "legal", "family", "immigration", "investigation", "home")
 NONE = "none"
 Embed = Callable[[Sequence[str]], np.ndarray]
 

@@ -385,3 +385,64 @@ def test_when_version_read_then_short_stable_and_tied_to_the_classifier(detector
 
     assert detector.version == PresidioDetector.from_yaml(RECOGNIZERS, embed=classifier_embedder.embed).version
     assert len(detector.version) == 12 and detector.version != without_classifier.version
+
+
+@pytest.mark.parametrize("text, sensitive", [
+    ("wire it to GB33 BUKB 2020 1555 5555 99 for Ilse", True),      # a UK layout, check digits wrong: kept
+    ("tracking JD014600006281234567 and 1Z 4F9 0W2 03 1884 2210", False),  # no country's IBAN layout
+    ("company number SE556677889901 on the invoice header", False),  # Sweden's IBANs have 24 characters
+])
+def test_when_iban_checksum_fails_then_only_a_real_country_layout_counts(detector, text, sensitive):
+    detection = detector.classify(text)
+
+    assert ("IBAN_CODE" in {f.entity_type for f in detection.findings}) == sensitive, detection
+
+
+@pytest.mark.parametrize("text", [
+    "pod api-5c8d7f9b6-q2wzk_default restarted 41 times, how do I read the previous logs?",  # a resource name
+    "the artifact release-4f2a9c1.zip is missing from the wifi password reset runbook page",  # a file name
+    "existingSecret: pg-credentials\n  secretKeys:\n    adminPasswordKey: postgres-password",  # key names
+    "Revenue 2025 2024\nEurope 412.3 388.1\ncompute the growth",                # a table, not a street
+])
+def test_when_names_files_or_tables_look_like_secrets_or_streets_then_neither(detector, text):
+    found = {f.entity_type for f in detector.classify(text).findings}
+
+    assert not found & {"CREDENTIAL", "STREET_ADDRESS"}, found
+
+
+@pytest.mark.parametrize("text", [
+    "when you reach Tema Community 5, my house is the blue one behind the Anglican church, third gate after the pharmacy",
+    "Traduis en anglais : « Les colis pour Odile vont chez elle, 7 allée des Cerisiers, Lannion. »",
+    "請翻譯：林志明先生住在高雄市苓雅區四維三路 18 巷 5 號 3 樓，請把文件寄到他家。",
+    "deliver to my mum's place: Farm Kleinbegin, 14 km past Calvinia on the R27, white gate on the left",
+])
+def test_when_home_location_described_in_any_form_then_confidential(detector, text):
+    """The classifier's `home` topic: a private home given by landmarks, in a translation task, in another
+    script, or on a farm road (no street-and-number pattern needed)."""
+    detection = detector.classify(text)
+
+    assert detection.level >= C
+    assert {"HOME_LOCATION", "STREET_ADDRESS"} & {f.entity_type for f in detection.findings if f.level >= C}
+
+
+@pytest.mark.parametrize("text", ["PO 4500187723 needs a second approver before Friday",
+                                  "Is Hafnarstræti in Reykjavík a good street for the new office?"])
+def test_when_the_classifier_reads_a_place_with_nobody_there_then_it_stays_below_confidential(detector, text):
+    """HOME_LOCATION never stands alone: a person, a possessive or a home word must be near it."""
+    detection = detector.classify(text)
+
+    assert all(f.level < C for f in detection.findings if f.entity_type == "HOME_LOCATION"), detection
+
+
+@pytest.mark.parametrize("text, sensitive", [
+    ("vault master passphrase is: amber falcon crossing over lime hills, do not share", True),
+    ("I set the key's passphrase to 'seven paper boats drift past noon' yesterday", True),
+    ("the MFA secret for the ops account is KZXW 6YTB OI4T EYLM NFZC 4Y3F (base32)", True),
+    ('{"guest":{"name":"Oren Falk","passport":"P7720193K","nationality":"ISR"}}', True),   # compact JSON
+    ("জাতীয় পরিচয়পত্র নম্বর 3318 0742 9901 524, রুমানা আক্তার", True),             # Bengali id-card label
+    ("Use a passphrase: at least four random words, never reused", False),
+    ("how long should a passphrase be? is four random words enough for 2024", False),
+    ("the master password is stored in the vault and rotated every 90 days", False),
+])
+def test_when_passphrase_seed_or_compact_record_then_restricted_but_not_policy_text(detector, text, sensitive):
+    assert (detector.classify(text).level >= R) == sensitive

@@ -124,7 +124,10 @@ def test_when_person_span_then_filtered_by_shape_and_vocabulary(span, kept):
      ("postgres://user:password@localhost/test", False), ("token = keyring.get_password(", False),
      ("password = var.db_password", False), ("token: process.env.API_TOKEN", False),
      ("password: Sunflower-Delta-19", True), ("pass: SUMMER2026", True),
-     ("password: Tr0ub4dor(3)", True), ("secret = read_secret('db')", False)],
+     ("password: Tr0ub4dor(3)", True), ("secret = read_secret('db')", False),
+     ("AKIAIOSFODNN7EXAMPLE", False), ("aws_secret_access_key = Zq8vT2nLrX0pEXAMPLEKEY", False),  # doc samples
+     ("arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/db-Q8fT2x", False),  # a reference, not the value
+     ("lookup('hashi_vault', 'secret=kv/data/payroll/db:password')", False), ("op://Infra/db/password", False)],
 )
 def test_when_credential_is_placeholder_then_dropped(value, kept):
     assert keep_credential(value, 0, len(value), ["example", "<", "your"]) is kept
