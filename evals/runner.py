@@ -54,6 +54,7 @@ ROUTING_SETS = {
     "heldout_d": ("heldout/prompts_d.jsonl",),  # a fourth held-out author, committed before it was ever run
     "heldout_e": ("heldout/prompts_e.jsonl",),  # a fifth held-out author, committed before it was ever run
     "heldout_f": ("heldout/prompts_f.jsonl",),  # a sixth held-out author (voice, mobile, pasted threads), same rule
+    "heldout_g": ("heldout/prompts_g.jsonl",),  # a seventh held-out author (work tasks carrying the data), same rule
     "heldout_generated": ("heldout/generated_presidio.jsonl",),
 }
 # Benign questions over internal documents whose personal data only detection can find (held-out).
