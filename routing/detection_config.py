@@ -253,7 +253,8 @@ def keep_credential(text: str, start: int, end: int, placeholders: Iterable[str]
         return False
     if _MASKED.search(secret) or _PUBLIC_MATERIAL.search(text[max(0, start - 80):start]) or _is_base64_prose(span.strip()):
         return False
-    if _DOCUMENTED_EXAMPLE.search(secret) or _SECRET_REFERENCE.search(text[text.rfind(" ", 0, start) + 1:end]):
+    token_start = start - len(_TOKEN_TAIL.search(text, max(0, start - 200), start).group(0))
+    if _DOCUMENTED_EXAMPLE.search(secret) or _SECRET_REFERENCE.search(text, token_start, end):
         return False
     value = span.lower()
     return any(ch.isdigit() for ch in value) or not any(p.lower() in value for p in placeholders)
@@ -268,6 +269,7 @@ _ID_FIELD = re.compile(r"(?:\bid|[\w-]_id|[a-z]Id)[\"']?(?:\s*[:=]\s*[\"']?|\s+)
 _DOCUMENTED_EXAMPLE = re.compile(r"EXAMPLE(?:KEY)?$")
 # a reference to a secret in a secret store, not its value: an AWS Secrets Manager or SSM ARN, a Vault
 # lookup or KV path, a 1Password reference, a GCP Secret Manager or Azure Key Vault secret name
+_TOKEN_TAIL = re.compile(r"\S*\Z")  # the part of the value's whitespace-delimited token before it
 _SECRET_REFERENCE = re.compile(r"arn:aws[\w-]*:(?:secretsmanager|ssm):|hashi_vault|\b(?:kv|secret)/data/|op://"
                                r"|projects/[\w-]+/secrets/|\.vault\.azure\.net/secrets/")
 # a masked value ("sk-proj-****3fQa", "app_rw:***@host"): what is left of a secret after redaction

@@ -134,6 +134,8 @@ def test_when_credential_is_placeholder_then_dropped(value, kept):
 
 
 @pytest.mark.parametrize("text, span, kept", [
+    # a secret-store reference on the line before does not make the next line's password a reference
+    ("db_arn: arn:aws:secretsmanager:eu-west-1:1234:secret:db-Q8fT2x\npassword=Vx9!kQ2mL", "password=Vx9!kQ2mL", True),
     ("PASSWORD: ${PASSWORD:?set it in .env}", "PASSWORD:?set", False),   # a shell template's message
     ('"id": "evt_3QxT7f2eZvKYlo2C1a4b", "amount": 10', "evt_3QxT7f2eZvKYlo2C1a4b", False),  # an object's id
     ('"token": "evt_3QxT7f2eZvKYlo2C1a4b"', "evt_3QxT7f2eZvKYlo2C1a4b", True),   # not under an id key
