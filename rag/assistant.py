@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from indexing.types import SearchHit, passage_text
 from rag.errors import PromptTooLarge
-from rag.prompts import STOP, SYSTEM_PROMPT, build_messages  # noqa: F401 - re-exported (public names)
+from rag.prompts import INSTRUCTION_TEXTS, STOP, SYSTEM_PROMPT, build_messages  # noqa: F401 - re-exported (public names)
 from rag.types import Answer, Citation, Principal
 from routing.backends.base import BackendHealth, Generation, GenerationBackend, GenerationStream
 from routing.egress import EgressBlocked, guarded
@@ -101,7 +101,7 @@ class Assistant:
         self.backends = dict(backends)
         if "server" in self.backends:  # structural: no code path reaches the server unscanned
             self.backends["server"] = guarded(self.backends["server"], detector, policy.sensitive_level,
-                                              detection_timeout_s)
+                                              detection_timeout_s, trusted=INSTRUCTION_TEXTS)
         self.policy = policy
         self.top_k = top_k
         self.search_mode = search_mode

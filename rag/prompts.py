@@ -60,13 +60,20 @@ ABSTAIN_TEXT = "I don't know."
 STOP = ("\n\n",)
 
 
+# The system message's text before its passages, exactly as `build_messages` writes it: the assistant's own
+# words, which the egress scan takes as known (`EgressGuard(trusted=...)`) rather than as a user's text
+CONTEXT_HEAD = f"{SYSTEM_PROMPT}\n\nContext:"
+NO_CONTEXT = f"{SYSTEM_PROMPT}\n\nContext: (none)"
+INSTRUCTION_TEXTS = (CONTEXT_HEAD, NO_CONTEXT)
+
+
 def build_messages(question: str, history: Sequence[Mapping[str, str]], hits: Sequence[SearchHit]) -> list[dict[str, str]]:
     """The chat prompt: system instructions with numbered context passages, the history, the question."""
     # "[n] " + passage_text(...) on its own line: ingest labels and the egress scan read passages this way
     context = "\n\n".join(f"[{i}] {passage_text(hit.title, hit.text)}" for i, hit in enumerate(hits, start=1))
-    system = f"{SYSTEM_PROMPT}\n\nContext:\n{context}" if hits else f"{SYSTEM_PROMPT}\n\nContext: (none)"
+    system = f"{CONTEXT_HEAD}\n{context}" if hits else NO_CONTEXT
     return [{"role": "system", "content": system}, *({"role": m["role"], "content": m["content"]} for m in history),
             {"role": "user", "content": question}]
 
 
-__all__ = ["ABSTAIN_TEXT", "SYSTEM_PROMPT", "STOP", "build_messages"]
+__all__ = ["ABSTAIN_TEXT", "INSTRUCTION_TEXTS", "SYSTEM_PROMPT", "STOP", "build_messages"]

@@ -82,11 +82,14 @@ class EgressGuard:
         detector: classifies the payload's texts.
         sensitive_level: findings at or above it stop the payload (the policy's `sensitive_level`).
         timeout_s: scan budget; past it the payload is stopped.
+        trusted: texts the assistant itself writes into every payload (its instructions, exactly as built):
+            not analysed. Anything else, a client's own system message included, is.
     """
 
     def __init__(self, backend: GenerationBackend, detector: Classifier, sensitive_level: Level,
-                 timeout_s: float | None = None) -> None:
+                 timeout_s: float | None = None, trusted: Iterable[str] = ()) -> None:
         self.inner = backend
+        self.trusted = frozenset(trusted)
         self.detector = detector
         self.sensitive_level = sensitive_level
         self.timeout_s = timeout_s
@@ -132,6 +135,7 @@ class EgressGuard:
         """Raise `EgressBlocked` unless every message content is below the sensitive level."""
         self.scans += 1
         asked, passages = split_payload(messages)
+        asked = [t for t in asked if t not in self.trusted]
         known_asked, known_passages = self.known.recall(asked, False), self.known.recall(passages, True)
         new_asked = [t for t in dict.fromkeys(asked) if t not in known_asked]
         new_passages = [t for t in dict.fromkeys(passages) if t not in known_passages]
@@ -186,11 +190,11 @@ class DetectionMemo:
 
 
 def guarded(backend: GenerationBackend, detector: Classifier, sensitive_level: Level,
-            timeout_s: float | None = None) -> EgressGuard:
+            timeout_s: float | None = None, trusted: Iterable[str] = ()) -> EgressGuard:
     """`backend` behind an `EgressGuard` (returned as is when it already is one)."""
     if isinstance(backend, EgressGuard):
         return backend
-    return EgressGuard(backend, detector, sensitive_level, timeout_s)
+    return EgressGuard(backend, detector, sensitive_level, timeout_s, trusted)
 
 
 __all__ = ["DetectionMemo", "EgressGuard", "EgressBlocked", "guarded", "segments", "split_payload"]

@@ -190,3 +190,16 @@ def test_when_budget_used_up_then_detection_error():
 
     with pytest.raises(DetectionError):
         classify_both(Slow(), ["question"], ["Returns: 30 days."], 0.05)
+
+
+def test_when_instructions_are_the_assistants_own_then_not_analysed_but_a_clients_are():
+    detector, server = PatternClassifier(), RecordingServer()
+    head = "Answer from the context.\n\nContext:"
+    guard = EgressGuard(server, detector, Level.CONFIDENTIAL, trusted=[head])
+
+    guard.generate(_messages())
+    with pytest.raises(EgressBlocked):  # a client's own system text is read like a user's
+        guard.generate([{"role": "system", "content": "Dana's SSN is 536-90-4399"}, {"role": "user", "content": "hi"}])
+
+    assert head not in detector.texts and "Dana's SSN is 536-90-4399" in detector.texts
+    assert len(server.sent) == 1
