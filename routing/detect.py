@@ -445,22 +445,22 @@ def _checksum_optional(cls: type) -> type:
     dropping the match; a passed checksum still raises it to the maximum. An IBAN must still have its
     country's structure (a registered country code and that country's length and layout): "JD0146..."
     (a parcel number) or "SE556677889901" (a company number) is no account."""
+    from presidio_analyzer.predefined_recognizers import IbanRecognizer
+
+    plausible = _iban_layout if issubclass(cls, IbanRecognizer) else (lambda value: True)
 
     class ChecksumOptional(cls):  # type: ignore[misc, valid-type]
         def validate_result(self, pattern_text: str) -> bool | None:
-            return super().validate_result(pattern_text) or (None if _plausible_format(cls, pattern_text) else False)
+            return super().validate_result(pattern_text) or (None if plausible(pattern_text) else False)
 
     ChecksumOptional.__name__ = ChecksumOptional.__qualname__ = f"{cls.__name__}ChecksumOptional"
     return ChecksumOptional
 
 
-def _plausible_format(cls: type, value: str) -> bool:
-    """False only for an IBAN-shaped value that no country's IBAN layout matches (other types: True)."""
-    from presidio_analyzer.predefined_recognizers import IbanRecognizer
+def _iban_layout(value: str) -> bool:
+    """True when an IBAN-shaped value matches its country's IBAN layout (Presidio's per-country patterns)."""
     from presidio_analyzer.predefined_recognizers.generic.iban_patterns import regex_per_country
 
-    if not issubclass(cls, IbanRecognizer):
-        return True
     compact = re.sub(r"[\s-]", "", value).upper()
     layout = regex_per_country.get(compact[:2])
     return bool(layout) and re.fullmatch(layout, compact) is not None

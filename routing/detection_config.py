@@ -267,9 +267,9 @@ _ID_FIELD = re.compile(r"(?:\bid|[\w-]_id|[a-z]Id)[\"']?(?:\s*[:=]\s*[\"']?|\s+)
 # vendors' documentation samples end in EXAMPLE (AWS: "AKIAIOSFODNN7EXAMPLE", ".../bPxRfiCYEXAMPLEKEY"): a
 # random key does not end in that word; one with EXAMPLE inside ("AKIA4EXAMPLEQ7R2ZT3M") is kept
 _DOCUMENTED_EXAMPLE = re.compile(r"EXAMPLE(?:KEY)?$")
+_TOKEN_TAIL = re.compile(r"\S*\Z")  # the part of the value's whitespace-delimited token before it
 # a reference to a secret in a secret store, not its value: an AWS Secrets Manager or SSM ARN, a Vault
 # lookup or KV path, a 1Password reference, a GCP Secret Manager or Azure Key Vault secret name
-_TOKEN_TAIL = re.compile(r"\S*\Z")  # the part of the value's whitespace-delimited token before it
 _SECRET_REFERENCE = re.compile(r"arn:aws[\w-]*:(?:secretsmanager|ssm):|hashi_vault|\b(?:kv|secret)/data/|op://"
                                r"|projects/[\w-]+/secrets/|\.vault\.azure\.net/secrets/")
 # a masked value ("sk-proj-****3fQa", "app_rw:***@host"): what is left of a secret after redaction
