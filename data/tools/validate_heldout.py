@@ -4,7 +4,7 @@
     python3 data/tools/validate_heldout.py          # exit code 1 on errors
 
 Checks
-* prompts.jsonl, prompts_b.jsonl ... prompts_g.jsonl and generated_presidio.jsonl: JSON per line, exact key set, id format,
+* prompts.jsonl, prompts_b.jsonl ... prompts_h.jsonl and generated_presidio.jsonl: JSON per line, exact key set, id format,
   unique ids, types, allowed `kind`, `sensitive` == (kind != "benign"),
   `expected_route` == "local" for sensitive / "server" for benign, category naming
   (benign categories start with "benign_", sensitive ones do not), no duplicate texts
@@ -41,6 +41,7 @@ PROMPTS_D = HELD / "prompts_d.jsonl"  # fourth, independent hand-written set (id
 PROMPTS_E = HELD / "prompts_e.jsonl"  # fifth, independent hand-written set (ids he001...)
 PROMPTS_F = HELD / "prompts_f.jsonl"  # sixth, independent hand-written set (ids hf001...)
 PROMPTS_G = HELD / "prompts_g.jsonl"  # seventh, independent hand-written set (ids hg001...)
+PROMPTS_H = HELD / "prompts_h.jsonl"  # eighth, independent hand-written set (ids hh001...)
 GENERATED = HELD / "generated_presidio.jsonl"
 CORPUS = HELD / "corpus"
 MANIFEST = CORPUS / "manifest.yaml"
@@ -319,6 +320,8 @@ def main() -> int:
     all_rows += prompts_f
     prompts_g = check_extra_set(PROMPTS_G, r"hg\d{3}", all_rows)
     all_rows += prompts_g
+    prompts_h = check_extra_set(PROMPTS_H, r"hh\d{3}", all_rows)
+    all_rows += prompts_h
 
     leaked = check_leakage(all_rows)
     access, questions = check_corpus_and_questions()
@@ -338,6 +341,8 @@ def main() -> int:
         print_counts("prompts_f.jsonl", prompts_f)
     if prompts_g:
         print_counts("prompts_g.jsonl", prompts_g)
+    if prompts_h:
+        print_counts("prompts_h.jsonl", prompts_h)
     print(f"\ncorpus: {len(access)} documents covered by manifest.yaml; "
           f"context_questions.jsonl: {len(questions)} questions")
     print(f"leakage check against data/routing/*.jsonl: {leaked} shared texts")
