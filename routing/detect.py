@@ -43,7 +43,7 @@ from routing.detection_config import (
 )
 from routing.errors import DetectionError
 from routing.findings import Detection, Finding
-from routing.first_names import first_names
+from routing.first_names import common_words, first_names
 from routing.levels import Level
 from routing.normalize import Normalized, normalize
 from routing.personal_matters import Embed, PersonalMatterModel, score_texts
@@ -56,7 +56,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 logger = logging.getLogger(__name__)
 
-CODE_VERSION = "detect-9"  # bump when code changes what is detected (part of `PresidioDetector.version`)
+CODE_VERSION = "detect-10"  # bump when code changes what is detected (part of `PresidioDetector.version`)
 PERSONAL_MATTER = "PERSONAL_MATTER"
 HOME_LOCATION = "HOME_LOCATION"  # the classifier's topic "home": public alone, a person near it escalates it
 SPACED_NUMBER = "SPACED_NUMBER"
@@ -312,6 +312,7 @@ class PresidioDetector:
             return [[] for _ in texts]
         out: list[list[Finding]] = []
         weak = model.weak_threshold if settings.weak_threshold is None else settings.weak_threshold
+        threshold = model.threshold if settings.threshold is None else settings.threshold
         for best in score_texts(model, self.embed, texts, windows):
             if best is None or round(best.score, 3) < weak:
                 out.append([])
@@ -320,7 +321,7 @@ class PresidioDetector:
             if passages:
                 level = settings.passage_level
             else:
-                strong = round(best.score, 3) >= model.threshold and not home
+                strong = round(best.score, 3) >= threshold and not home
                 level = settings.level if strong else settings.weak_level
             # rounded: batched and single embeddings differ in the last float digits
             out.append([Finding(HOME_LOCATION if home else PERSONAL_MATTER, best.start, best.end, round(best.score, 3),
@@ -508,12 +509,13 @@ _NOT_NAME_POS = frozenset({"VERB", "AUX", "ADP", "DET", "PRON", "CCONJ", "SCONJ"
 _NOT_NAME_NER = frozenset({"DATE", "TIME", "MONEY", "PERCENT", "CARDINAL", "ORDINAL", "QUANTITY", "LAW", "LANGUAGE"})
 
 
-def _first_name_tokens(doc: Any, rules: Any) -> list[Any]:
+def _first_name_tokens(doc: Any, rules: Any, common: frozenset[str]) -> list[Any]:
     """Tokens of `doc` that are first names (routing/first_names.py) in a position a name can take.
 
     Capitalised inside a sentence, the looser frequency limit applies ("Carlos", "Grace"); in lower
-    case, at a sentence start or tagged as a place, the strict one ("Kenji" but not "London"), and
-    not after a determiner, adjective or number ("the one-year cliff", "a ruby")."""
+    case, at a sentence start or tagged as a place, the strict one ("Kenji" but not "London"), not one
+    of the commonest words of the text's language ("les" in French) and not after a determiner,
+    adjective or number ("the one-year cliff", "a ruby")."""
     if not rules.first_names:
         return []
     strict, loose = first_names(rules.max_zipf_lowercase), first_names(rules.max_zipf_capitalised)
@@ -522,7 +524,8 @@ def _first_name_tokens(doc: Any, rules: Any) -> list[Any]:
         if t.is_title and not t.is_sent_start and t.ent_type_ not in {"GPE", "LOC", "FAC"}:
             return t.lower_ in loose
         before = doc[t.i - 1] if t.i > 0 else None
-        return t.lower_ in strict and (before is None or before.pos_ not in {"DET", "ADJ", "NUM"})
+        return (t.lower_ in strict and t.lower_ not in common
+                and (before is None or before.pos_ not in {"DET", "ADJ", "NUM"}))
 
     # the small model often calls a lone first name a place or an organisation ("against Kenji" -> GPE):
     # only number-like and temporal labels rule a first name out
@@ -544,18 +547,20 @@ def _name_candidate_recognizer(config: DetectionConfig, language: str) -> Any:
             if nlp_artifacts is None or nlp_artifacts.tokens is None or "NAME_CANDIDATE" not in entities:
                 return []
             results, run = [], []
+            # the commonest words of the text's language are not names alone ("les", "Czy" at a sentence start)
+            common = common_words(t.lower_ for t in nlp_artifacts.tokens if t.is_alpha)
             for token in [*nlp_artifacts.tokens, None]:
                 if token is not None and token.pos_ == "PROPN" and token.is_title and token.ent_type_ not in rules.ignore_ner_labels:
                     run.append(token)
                     continue
-                lone = len(run) == 1 and rules.single_token and _name_position(run[0])
+                lone = len(run) == 1 and rules.single_token and _name_position(run[0]) and run[0].lower_ not in common
                 if lone or rules.min_tokens <= len(run) <= rules.max_tokens:
                     start, end = run[0].idx, run[-1].idx + len(run[-1].text)
                     if looks_like_name(text[start:end], person) and keep_person(text, start, end, person):
                         results.append(RecognizerResult("NAME_CANDIDATE", start, end, rules.score))
                 run = []
             taken = {r.start for r in results}
-            for token in _first_name_tokens(nlp_artifacts.tokens, rules):
+            for token in _first_name_tokens(nlp_artifacts.tokens, rules, common):
                 if token.idx not in taken and looks_like_name(token.text, person):
                     results.append(RecognizerResult("NAME_CANDIDATE", token.idx, token.idx + len(token.text), rules.score))
             return results

@@ -167,13 +167,14 @@ class PersonalMatterSettings(BaseModel):
     in escalation rules (next to a name, a pronoun or a group of people). In a document passage every
     finding gets `passage_level`: a handbook page is about leave, pay and discipline without being
     about anyone, so there only the escalation rules for passages (next to a name) raise it.
-    `weak_threshold` overrides the model's."""
+    `threshold` and `weak_threshold` override the model's."""
 
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool = True
     model: str = "personal_matter_model.json"
     level: LevelName = Level.CONFIDENTIAL
+    threshold: float | None = Field(None, ge=0.0, le=1.0)
     weak_threshold: float | None = Field(None, ge=0.0, le=1.0)
     weak_level: LevelName = Level.PUBLIC
     passage_level: LevelName = Level.PUBLIC
@@ -475,7 +476,8 @@ def caps_to_title(text: str, stop_words: frozenset[str] = frozenset()) -> str:
     return _CAPS_RUN.sub(fix, text)
 
 
-_CAPS_RUN = re.compile(r"\b[A-Z][A-Z'\-]+(?:[ \t]+[A-Z][A-Z'\-]+)+\b")
+# words one space apart: a table's header ("NAME   READY   STATUS") is columns, not a name
+_CAPS_RUN = re.compile(r"\b[A-Z][A-Z'\-]+(?: [A-Z][A-Z'\-]+)+\b")
 
 __all__ = [
     "CLASSIFIER_ENTITIES",

@@ -6,11 +6,16 @@ and users often write names in lower case. A token that is a first name in any o
 counts as a name candidate, unless it is a frequent word as well: "will", "may" or "grace" in lower
 case, "Will" or "June" capitalised. Word frequency comes from wordfreq (Zipf scale: 6 is "have",
 3 is rare). A capitalised token gets the looser limit, since capitals already say "name".
+
+The frequency is English's. In a text in another language its own commonest words are not names either
+("les" in French, "uma" in Portuguese, "czy" in Polish): `common_words` guesses the text's language from
+wordfreq's top-100 lists and returns that language's list (none for English).
 """
 from __future__ import annotations
 
 import importlib
 import pkgutil
+from collections.abc import Iterable
 from functools import lru_cache
 
 _NAME_ATTRIBUTES = ("first_names", "first_names_male", "first_names_female", "first_names_nonbinary")
@@ -22,6 +27,28 @@ def first_names(max_zipf: float) -> frozenset[str]:
     from wordfreq import zipf_frequency
 
     return frozenset(name for name in _faker_first_names() if zipf_frequency(name, "en") < max_zipf)
+
+
+# Languages in Latin script whose commonest words can look like first names; wordfreq's small lists.
+_LANGUAGES = ("en", "fr", "es", "pt", "de", "it", "nl", "pl", "tr", "id", "ms", "sv", "nb", "da", "fi", "cs", "ro",
+              "hu", "ca", "fil", "vi", "sk", "sl", "lt", "lv", "sh")
+_TOP_N = 100
+
+
+def common_words(words: Iterable[str]) -> frozenset[str]:
+    """The top-100 words of the language that most of these lower-case `words` belong to; none for English
+    (on a tie too), where the frequency limits above already apply and a capitalised "Will" is a name."""
+    tops = _top_words()
+    words = list(words)
+    best = max(_LANGUAGES, key=lambda lang: (sum(w in tops[lang] for w in words), lang == "en"))
+    return frozenset() if best == "en" else tops[best]
+
+
+@lru_cache(maxsize=1)
+def _top_words() -> dict[str, frozenset[str]]:
+    from wordfreq import top_n_list
+
+    return {lang: frozenset(top_n_list(lang, _TOP_N, wordlist="small")) for lang in _LANGUAGES}
 
 
 @lru_cache(maxsize=1)
@@ -38,4 +65,4 @@ def _faker_first_names() -> frozenset[str]:
     return frozenset(names)
 
 
-__all__ = ["first_names"]
+__all__ = ["common_words", "first_names"]

@@ -58,13 +58,13 @@ def _measure(calls: dict[str, Call], n: int) -> dict[str, dict[str, float]]:
 
 
 def _local_calls(settings: Settings) -> dict[str, Call]:
-    from llama_cpp import Llama
+    from routing.backends.llama_cpp import open_llama
 
     ours = LlamaCppBackend(settings.llama_model_path, n_threads=settings.llama_threads, n_ctx=settings.llama_ctx,
                            expected_size=settings.llama_model_size, expected_sha256=settings.llama_model_sha256)
     ours.warm_up()
-    raw = Llama(model_path=str(ours.model_path), n_threads=settings.llama_threads,
-                n_threads_batch=settings.llama_threads, n_ctx=settings.llama_ctx, seed=0, verbose=False)
+    raw = open_llama(ours.model_path, n_threads=settings.llama_threads, n_threads_batch=settings.llama_threads,
+                     n_ctx=settings.llama_ctx, seed=0, verbose=False)  # the same load parameters as ours
 
     def raw_call(messages: list[dict[str, str]]) -> int:
         out = raw.create_chat_completion(messages, max_tokens=MAX_TOKENS, temperature=0.0, seed=0)

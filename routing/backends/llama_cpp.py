@@ -83,6 +83,34 @@ def verify_model_file(path: Path, size: int | None, sha256: str | None, what: st
     return actual
 
 
+_LOAD_LOCK = threading.Lock()
+
+
+def open_llama(path: Path | str, **kwargs: Any) -> Any:
+    """`llama_cpp.Llama(model_path=path, **kwargs)` with llama.cpp's extra weight buffers off.
+
+    On a CPU with AMX, llama-cpp-python built from source (0.3.36) repacks the weights into an AMX buffer
+    and the first generation with SmolLM2's q4_1 GGUF dies with a segmentation fault (reproduced on a Xeon
+    with amx_int8; with the extra buffers off it answers). `Llama` does not take `use_extra_bufts`, so its
+    default model parameters are wrapped while it loads (one load at a time)."""
+    import llama_cpp.llama as module
+
+    low_level = module.llama_cpp
+    default = low_level.llama_model_default_params
+
+    def params() -> Any:
+        chosen = default()
+        chosen.use_extra_bufts = False
+        return chosen
+
+    with _LOAD_LOCK:
+        low_level.llama_model_default_params = params
+        try:
+            return module.Llama(model_path=str(path), **kwargs)
+        finally:
+            low_level.llama_model_default_params = default
+
+
 def _package_version(path: Path) -> str:
     if SMOLLM2_PACKAGE not in path.parts:
         return ""
@@ -177,11 +205,10 @@ class LlamaCppBackend:
 
     def _open(self, path: Path) -> tuple[Any, Any]:
         try:
-            from llama_cpp import Llama
             from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-            llm = Llama(model_path=str(path), n_threads=self.n_threads, n_threads_batch=self.n_threads,
-                        n_ctx=self.n_ctx, seed=self.seed, verbose=False)
+            llm = open_llama(path, n_threads=self.n_threads, n_threads_batch=self.n_threads, n_ctx=self.n_ctx,
+                             seed=self.seed, verbose=False)
         except (ImportError, ValueError, RuntimeError, OSError) as exc:
             raise BackendUnavailable(f"could not load {path} with llama.cpp: {exc}", backend=self.name,
                                      is_retryable=False) from exc
@@ -312,4 +339,4 @@ class LlamaCppBackend:
                 raise GenerationError(f"llama.cpp generation failed: {exc}", backend=self.name) from exc
 
 
-__all__ = ["LlamaCppBackend", "ModelFileError", "default_gguf_path", "file_sha256", "verify_model_file"]
+__all__ = ["LlamaCppBackend", "ModelFileError", "default_gguf_path", "file_sha256", "open_llama", "verify_model_file"]

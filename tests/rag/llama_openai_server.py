@@ -12,12 +12,12 @@ import threading
 
 import uvicorn
 from fastapi import FastAPI
-from llama_cpp import Llama
+from routing.backends.llama_cpp import open_llama
 
 
 def build(gguf: str, name: str) -> FastAPI:
     """The app serving `gguf` under the model name `name`."""
-    llm = Llama(model_path=gguf, n_ctx=2048, n_threads=1, n_threads_batch=1, verbose=False)
+    llm = open_llama(gguf, n_ctx=2048, n_threads=1, n_threads_batch=1, verbose=False)
     lock = threading.Lock()
     app = FastAPI()
 

@@ -275,6 +275,9 @@ def test_when_document_passage_then_personal_matter_needs_a_named_person(detecto
     ("which cost centre is invoice 2311150042 booked to?", False),
     ("the customer portal lists invoice #B-771204 as paid", False),
     ("ring me on 020 7946 0381 about ticket 5512", True),                       # a phone next to a ticket
+    ("kargo takip numarası 4418 2290 57 iki gündür aynı yerde, normal mi?", False),  # Turkish "tracking number"
+    ("DHL waybill 5531209876 says on hold, is that customs?", False),
+    ("the clinic's main switchboard is 020 7946 0123, put it in the footer", False),  # a public line
 ])
 def test_when_a_record_word_names_the_number_then_it_is_not_a_phone(detector, text, sensitive):
     detection = detector.classify(text)
@@ -289,6 +292,11 @@ def test_when_a_record_word_names_the_number_then_it_is_not_a_phone(detector, te
     ("Meet me at Bellfield Ltd, 88 Corran Crescent, Tarbet", False, True),   # no place named: fail closed
     ("my home address is 7 Rue des Tanneurs, 69003 Lyon, near the hotel", False, True),  # a home beside it
     ("Ines moved, she lives at 14 Fernhill Grove, Leeds LS6 2QT now, two minutes from our office", False, True),
+    ("Brightline HQ is at 77 Saltmarsh Road, Hull HU2 8QT, where do visitors park?", False, False),
+    ("the summit is at Rivergate Hall, 3 Wool Lane, York YO1 7EP, book rooms nearby", False, False),
+    ("l'adresse de notre bureau : 18 rue des Carmes, 31000 Toulouse, pour le courrier", False, False),
+    ("our Oslo office at 5 Fjordgata, Tjuvholmen Square, needs a new door sign", False, False),  # a place, not a person
+    ("the summit dinner is at Ruth Galloway's house, 3 Wool Lane, York YO1 7EP", False, True),  # someone's home
 ])
 def test_when_business_place_named_next_to_an_address_then_demoted_unless_someone_lives_there(
         detector, text, as_passage, sensitive):
@@ -446,3 +454,27 @@ def test_when_the_classifier_reads_a_place_with_nobody_there_then_it_stays_below
 ])
 def test_when_passphrase_seed_or_compact_record_then_restricted_but_not_policy_text(detector, text, sensitive):
     assert (detector.classify(text).level >= R) == sensitive
+
+
+@pytest.mark.parametrize("text, sensitive", [
+    ("the docs use NL20 INGB 0001 2345 67 as the example, why does our check reject it?", False),
+    ("the signup form shows the placeholder AB 12 34 56 C in the NI number field, keep it?", False),
+    ("het voorbeeld in de documentatie is BE71 0961 2345 6769, klopt de controle?", False),
+    ("pay my refund to BE71 0961 2345 6769, for example by Friday", True),  # a bare "example": fail closed
+])
+def test_when_an_identifier_is_the_documentation_example_then_not_confidential(detector, text, sensitive):
+    detection = detector.classify(text)
+
+    assert (detection.level >= C) == sensitive, detection
+
+
+@pytest.mark.parametrize("text, sensitive", [
+    ("quels sont les délais de remboursement pour un vol annulé ?", False),  # "les" is French, not Les
+    ("uma pergunta sobre o reembolso de despesas de viagem", False),          # "uma" is Portuguese, not Uma
+    ("how much sick leave has lena taken this year", True),                   # a lower-case name in English
+    ("quanto tempo de licença médica a joana tirou este ano", True),          # and in Portuguese
+])
+def test_when_lower_case_word_is_common_in_the_texts_language_then_not_a_name(detector, text, sensitive):
+    detection = detector.classify(text)
+
+    assert (detection.level >= C) == sensitive, detection

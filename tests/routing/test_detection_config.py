@@ -181,6 +181,7 @@ def test_when_role_mailbox_then_not_a_person(email, role):
         ("Please review the SALARY OF JOHN SMITH before Friday", "Please review the Salary of John Smith before Friday"),
         ("ALL CAPS SHOUTING TEXT", "ALL CAPS SHOUTING TEXT"),  # mostly upper case: left alone
         ("plain text", "plain text"),
+        ("pods:\nNAME    READY   STATUS\napi-1   1/1     Running", "pods:\nNAME    READY   STATUS\napi-1   1/1     Running"),
     ],
 )
 def test_when_caps_runs_then_title_cased_with_same_length(text, expected):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from routing.first_names import first_names
+from routing.first_names import common_words, first_names
 
 
 @pytest.mark.parametrize("word, limit, expected", [
@@ -22,3 +22,18 @@ def test_when_word_checked_then_first_name_unless_common_word(word, limit, expec
 
 def test_when_limit_raised_then_list_only_grows():
     assert first_names(4.3) <= first_names(5.5)
+
+
+@pytest.mark.parametrize("words, common, rare", [
+    ("quels sont les droits des passagers".split(), "les", "pedro"),      # French: its articles
+    ("o que faz uma pessoa com isso".split(), "uma", "maria"),
+])
+def test_when_text_language_guessed_then_its_commonest_words_returned(words, common, rare):
+    top = common_words(words)
+
+    assert common in top and rare not in top
+
+
+@pytest.mark.parametrize("words", ["how many days does will have left".split(), []])
+def test_when_text_is_english_or_empty_then_no_words_are_ruled_out(words):
+    assert common_words(words) == frozenset()  # English names ("Will") are judged by frequency alone

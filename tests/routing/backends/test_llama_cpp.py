@@ -117,3 +117,16 @@ def test_when_file_is_not_a_gguf_then_unavailable_with_cause(tmp_path):
     bogus = tmp_path / "bogus.gguf"
     bogus.write_bytes(b"not a model")
     assert LlamaCppBackend(model_path=bogus).health().ok is False
+
+
+def test_when_opened_then_extra_weight_buffers_off_and_defaults_restored():
+    import llama_cpp.llama_cpp as low_level
+
+    from routing.backends.llama_cpp import open_llama
+
+    before = low_level.llama_model_default_params
+    llm = open_llama(default_gguf_path(), n_ctx=256, n_threads=1, n_threads_batch=1, verbose=False)
+
+    assert llm.model_params.use_extra_bufts is False  # AMX repacking crashed generation on an AMX CPU
+    assert low_level.llama_model_default_params is before and low_level.llama_model_default_params().use_extra_bufts
+    assert llm("The capital of France is", max_tokens=4)["choices"][0]["text"].strip()
