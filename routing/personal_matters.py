@@ -149,7 +149,8 @@ class PersonalMatterModel:
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
+    # clipped: exp overflows float32 (a RuntimeWarning) past |x| ~ 88, where the result is 0 or 1 anyway
+    return 1.0 / (1.0 + np.exp(-np.clip(x, -80.0, 80.0)))
 
 
 def ngrams(text: str) -> list[str]:
