@@ -1,7 +1,7 @@
 """Per-kind routing figures on the dev and tuning sets only (never data/heldout/), via Runtime.route_text.
 
 Usage: PYTHONPATH=$PWD OMP_NUM_THREADS=1 RAG_HOME=$(mktemp -d) .venv/bin/python scripts/measure_routing_tuning.py ERRORS_TSV [SET...]
-SET: names as in `rag eval --suite routing` (dev, tuning, tuning_b ... tuning_l, tuning_generated); default all.
+SET: names as in `rag eval --suite routing` (dev, tuning, tuning_b ... tuning_n, tuning_generated); default all.
 ERRORS_TSV gets one line per mis-routed prompt with its findings (error analysis)."""
 import sys, collections
 from pathlib import Path

@@ -6,30 +6,13 @@ import pytest
 from indexing.types import Classification, SearchHit
 from rag.prompts import INSTRUCTION_TEXTS, build_messages
 from routing.egress import EgressGuard, split_payload
-from routing.backends.base import BackendHealth, Generation, ModelInfo
 from routing.levels import Level
+
+from recording_server import RecordingServer
 
 RETURNS = SearchHit(chunk_id="c1", doc_id="d1", source="returns.md", title="Returns and refunds",
                     text="Customers may return an unused item within 30 days of delivery for a full refund.",
                     score=1.0, label=Classification.PUBLIC, groups=("all",))
-
-
-class RecordingServer:
-    """A server backend that records what it is sent."""
-
-    name = "server"
-    model = ModelInfo("served")
-    context_window = 2048
-
-    def __init__(self) -> None:
-        self.sent: list = []
-
-    def health(self):
-        return BackendHealth(True, "up")
-
-    def generate(self, messages, *, max_tokens=128, temperature=0.0, stop=None):
-        self.sent.append(list(messages))
-        return Generation("ok", 1, 1, "stop", "served", 0.0)
 
 
 @pytest.mark.parametrize("hits", [[RETURNS], []])

@@ -6,12 +6,13 @@ import time
 
 import pytest
 
-from routing.backends.base import BackendHealth, Generation, GenerationStream, ModelInfo
 from routing.egress import EgressBlocked, EgressGuard, guarded, segments, split_payload
 from routing.errors import DetectionError
 from routing.findings import Detection, Finding
 from routing.levels import Level
 from routing.router import classify_both
+
+from recording_server import RecordingServer
 
 SSN = re.compile(r"\b\d{3}-\d{2}-\d{4}\b")
 PERSON = re.compile(r"\bDana Whitfield\b")
@@ -36,38 +37,6 @@ class PatternClassifier:
             found += [Finding("PERSON", m.start(), m.end(), 0.8, Level.INTERNAL) for m in PERSON.finditer(text)]
             out.append(Detection.from_findings(found))
         return out
-
-
-class RecordingServer:
-    name = "server"
-
-    def __init__(self) -> None:
-        self.sent: list = []
-
-    @property
-    def model(self):
-        return ModelInfo("served")
-
-    @property
-    def context_window(self):
-        return 2048
-
-    def warm_up(self):
-        pass
-
-    def health(self):
-        return BackendHealth(True, "up")
-
-    def count_tokens(self, text):
-        return len(text.split())
-
-    def generate(self, messages, *, max_tokens=128, temperature=0.0, stop=None):
-        self.sent.append(list(messages))
-        return Generation("ok", 1, 1, "stop", "served", 0.0)
-
-    def stream(self, messages, *, max_tokens=128, temperature=0.0, stop=None):
-        self.sent.append(list(messages))
-        return GenerationStream(iter(["o", "k"]), lambda: Generation("ok", 1, 1, "stop", "served", 0.0))
 
 
 def _messages(system_extra: str = "", history: str = "", question: str = "How long do returns take?"):
