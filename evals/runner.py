@@ -49,6 +49,8 @@ ROUTING_SETS = {
     "tuning_l": ("routing/tuning/prompts_l.jsonl",),  # a twelfth author's set, blind, addresses and matters in work tasks
     "tuning_m": ("routing/tuning/prompts_m.jsonl",),  # a thirteenth author's set, blind, hard benign near-misses and their sensitive twins
     "tuning_n": ("routing/tuning/prompts_n.jsonl",),  # a fourteenth author's set, blind, employee questions across industries
+    "tuning_o": ("routing/tuning/prompts_o.jsonl",),  # a fifteenth author's set, blind, secrets and ids as people share them
+    "tuning_p": ("routing/tuning/prompts_p.jsonl",),  # a sixteenth author's set, blind, personal matters and home addresses
     "tuning_generated": ("routing/tuning/generated_presidio.jsonl",),
     "heldout": ("heldout/prompts.jsonl",),
     "heldout_b": ("heldout/prompts_b.jsonl",),  # a second held-out author, committed before it was ever run
@@ -58,6 +60,7 @@ ROUTING_SETS = {
     "heldout_f": ("heldout/prompts_f.jsonl",),  # a sixth held-out author (voice, mobile, pasted threads), same rule
     "heldout_g": ("heldout/prompts_g.jsonl",),  # a seventh held-out author (work tasks carrying the data), same rule
     "heldout_h": ("heldout/prompts_h.jsonl",),  # an eighth held-out author (what employees type into the assistant), same rule
+    "heldout_i": ("heldout/prompts_i.jsonl",),  # a ninth held-out author (a week of every department's traffic), same rule
     "heldout_generated": ("heldout/generated_presidio.jsonl",),
 }
 # Benign questions over internal documents whose personal data only detection can find (held-out).

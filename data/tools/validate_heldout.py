@@ -4,7 +4,7 @@
     python3 data/tools/validate_heldout.py          # exit code 1 on errors
 
 Checks
-* prompts.jsonl, prompts_b.jsonl ... prompts_h.jsonl and generated_presidio.jsonl: JSON per line, exact key set, id format,
+* prompts.jsonl, prompts_b.jsonl ... prompts_i.jsonl and generated_presidio.jsonl: JSON per line, exact key set, id format,
   unique ids, types, allowed `kind`, `sensitive` == (kind != "benign"),
   `expected_route` == "local" for sensitive / "server" for benign, category naming
   (benign categories start with "benign_", sensitive ones do not), no duplicate texts
@@ -35,13 +35,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 HELD = ROOT / "data" / "heldout"
 PROMPTS = HELD / "prompts.jsonl"
-PROMPTS_B = HELD / "prompts_b.jsonl"  # second, independent hand-written set (ids hb001...)
-PROMPTS_C = HELD / "prompts_c.jsonl"  # third, independent hand-written set (ids hc001...)
-PROMPTS_D = HELD / "prompts_d.jsonl"  # fourth, independent hand-written set (ids hd001...)
-PROMPTS_E = HELD / "prompts_e.jsonl"  # fifth, independent hand-written set (ids he001...)
-PROMPTS_F = HELD / "prompts_f.jsonl"  # sixth, independent hand-written set (ids hf001...)
-PROMPTS_G = HELD / "prompts_g.jsonl"  # seventh, independent hand-written set (ids hg001...)
-PROMPTS_H = HELD / "prompts_h.jsonl"  # eighth, independent hand-written set (ids hh001...)
+# the later independent hand-written sets (second to ninth writer): file and id pattern
+EXTRA_SETS = tuple((HELD / f"prompts_{letter}.jsonl", rf"h{letter}\d{{3}}") for letter in "bcdefghi")
 GENERATED = HELD / "generated_presidio.jsonl"
 CORPUS = HELD / "corpus"
 MANIFEST = CORPUS / "manifest.yaml"
@@ -308,20 +303,11 @@ def main() -> int:
     else:
         print("note: generated_presidio.jsonl not present (run generate_presidio_heldout.py)")
 
-    prompts_b = check_extra_set(PROMPTS_B, r"hb\d{3}", all_rows)
-    all_rows += prompts_b
-    prompts_c = check_extra_set(PROMPTS_C, r"hc\d{3}", all_rows)
-    all_rows += prompts_c
-    prompts_d = check_extra_set(PROMPTS_D, r"hd\d{3}", all_rows)
-    all_rows += prompts_d
-    prompts_e = check_extra_set(PROMPTS_E, r"he\d{3}", all_rows)
-    all_rows += prompts_e
-    prompts_f = check_extra_set(PROMPTS_F, r"hf\d{3}", all_rows)
-    all_rows += prompts_f
-    prompts_g = check_extra_set(PROMPTS_G, r"hg\d{3}", all_rows)
-    all_rows += prompts_g
-    prompts_h = check_extra_set(PROMPTS_H, r"hh\d{3}", all_rows)
-    all_rows += prompts_h
+    extra = []
+    for path, id_pattern in EXTRA_SETS:
+        rows = check_extra_set(path, id_pattern, all_rows)
+        all_rows += rows
+        extra.append((path, rows))
 
     leaked = check_leakage(all_rows)
     access, questions = check_corpus_and_questions()
@@ -329,20 +315,9 @@ def main() -> int:
     print_counts("prompts.jsonl", prompts)
     if generated:
         print_counts("generated_presidio.jsonl", generated)
-    if prompts_b:
-        print_counts("prompts_b.jsonl", prompts_b)
-    if prompts_c:
-        print_counts("prompts_c.jsonl", prompts_c)
-    if prompts_d:
-        print_counts("prompts_d.jsonl", prompts_d)
-    if prompts_e:
-        print_counts("prompts_e.jsonl", prompts_e)
-    if prompts_f:
-        print_counts("prompts_f.jsonl", prompts_f)
-    if prompts_g:
-        print_counts("prompts_g.jsonl", prompts_g)
-    if prompts_h:
-        print_counts("prompts_h.jsonl", prompts_h)
+    for path, rows in extra:
+        if rows:
+            print_counts(path.name, rows)
     print(f"\ncorpus: {len(access)} documents covered by manifest.yaml; "
           f"context_questions.jsonl: {len(questions)} questions")
     print(f"leakage check against data/routing/*.jsonl: {leaked} shared texts")
