@@ -47,8 +47,10 @@ from routing.first_names import common_words, first_names
 from routing.levels import Level
 from routing.normalize import Normalized, normalize
 from routing.personal_matters import Embed, PersonalMatterModel, score_texts
+from routing.place_names import is_place_name
 from routing.secret_scan import secret_recognizer
 from routing.seed_phrase import seed_phrase_recognizer
+from routing.spoken_secret import spoken_secret_recognizer
 
 if TYPE_CHECKING:  # pragma: no cover
     from spacy.language import Language
@@ -56,7 +58,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 logger = logging.getLogger(__name__)
 
-CODE_VERSION = "detect-10"  # bump when code changes what is detected (part of `PresidioDetector.version`)
+CODE_VERSION = "detect-11"  # bump when code changes what is detected (part of `PresidioDetector.version`)
 PERSONAL_MATTER = "PERSONAL_MATTER"
 HOME_LOCATION = "HOME_LOCATION"  # the classifier's topic "home": public alone, a person near it escalates it
 SPACED_NUMBER = "SPACED_NUMBER"
@@ -358,7 +360,8 @@ class PresidioDetector:
         if is_filler_number(text[start:end]) or is_time_field_value(text, start, end):
             return False
         if entity == "PERSON":
-            return keep_person(text, start, end, self.config.person_filter) and not _lone_non_noun(artifacts, start, end)
+            return (keep_person(text, start, end, self.config.person_filter) and not _lone_non_noun(artifacts, start, end)
+                    and not is_place_name(text[start:end]))
         if entity == "PHONE_NUMBER":
             return keep_phone(text, start, end)
         if entity == "CREDENTIAL":
@@ -396,6 +399,9 @@ class PresidioDetector:
             if self.config.secrets.seed_phrase_words:
                 registry.add_recognizer(seed_phrase_recognizer(self.config.secrets.seed_phrase_words,
                                                                self.config.secrets.score, self.language))
+            if self.config.secrets.spoken_secret_markers:
+                registry.add_recognizer(spoken_secret_recognizer(self.config.secrets.spoken_secret_markers,
+                                                                 self.config.secrets.score, self.language))
         if self.config.name_candidates.enabled:
             registry.add_recognizer(_name_candidate_recognizer(self.config, self.language))
         prefix, suffix = self.config.context_window
@@ -553,7 +559,8 @@ def _name_candidate_recognizer(config: DetectionConfig, language: str) -> Any:
                 if token is not None and token.pos_ == "PROPN" and token.is_title and token.ent_type_ not in rules.ignore_ner_labels:
                     run.append(token)
                     continue
-                lone = len(run) == 1 and rules.single_token and _name_position(run[0]) and run[0].lower_ not in common
+                lone = (len(run) == 1 and rules.single_token and _name_position(run[0]) and run[0].lower_ not in common
+                        and not is_place_name(run[0].text))
                 if lone or rules.min_tokens <= len(run) <= rules.max_tokens:
                     start, end = run[0].idx, run[-1].idx + len(run[-1].text)
                     if looks_like_name(text[start:end], person) and keep_person(text, start, end, person):

@@ -53,16 +53,22 @@ def _top_words() -> dict[str, frozenset[str]]:
 
 @lru_cache(maxsize=1)
 def _faker_first_names() -> frozenset[str]:
+    return faker_names(_NAME_ATTRIBUTES)
+
+
+@lru_cache(maxsize=2)
+def faker_names(attributes: tuple[str, ...]) -> frozenset[str]:
+    """Lower-cased one-word names of every Faker locale's person provider under these attributes."""
     import faker.providers.person as providers
 
     names: set[str] = set()
     for module in pkgutil.iter_modules(providers.__path__):
         provider = getattr(importlib.import_module(f"{providers.__name__}.{module.name}"), "Provider", None)
-        for attribute in _NAME_ATTRIBUTES:
+        for attribute in attributes:
             values = vars(provider).get(attribute) if provider is not None else None
             if isinstance(values, (list, tuple, set, frozenset, dict)) or hasattr(values, "keys"):
                 names.update(str(v).lower() for v in values if " " not in str(v) and len(str(v)) > 2)
     return frozenset(names)
 
 
-__all__ = ["common_words", "first_names"]
+__all__ = ["common_words", "faker_names", "first_names"]

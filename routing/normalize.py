@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from routing.word_runs import vocabulary_runs
 
@@ -88,6 +89,37 @@ _COMPACT_JSON = re.compile(r'(?<=\w")[:,](?=["{\[\d-])')
 _SPLIT_DIGITS = re.compile(r"(?<![\w-])\d{2,5}(?:[ \t]*(?:-[ \t]*\r?\n[ \t]*-?|\r?\n[ \t]*-)[ \t]*\d{1,5}){1,4}(?![\w-])")
 _FULL_WIDTH = {"：": ":", "＝": "="}
 
+# An e-mail address said aloud or written to dodge scrapers ("priya dot raman at mail dot example",
+# "k underscore osei arroba correo punto example", "jo [at] firm [dot] example"): the spoken words for the
+# symbols in several languages, and a last label that is a top-level domain.
+_SAID_AT = r"(?:at|at sign|arroba|arobase|chiocciola|klammeraffe|at-zeichen|małpa|malpa|apenstaartje|snabel-a)"
+_SAID_DOT = r"(?:dot|punto|point|punkt|ponto|punt|kropka|nokta|pisteen|piste)"
+_SAID_JOIN = {"dot": ".", "punto": ".", "point": ".", "punkt": ".", "ponto": ".", "punt": ".", "kropka": ".",
+              "nokta": ".", "piste": ".", "pisteen": ".", "underscore": "_", "dash": "-", "hyphen": "-",
+              "guion bajo": "_", "guión bajo": "_", "tiret bas": "_", "unterstrich": "_", "trattino basso": "_",
+              "sublinhado": "_", "underline": "_"}
+_SAID_SEP = "|".join(sorted(map(re.escape, _SAID_JOIN), key=len, reverse=True))
+TOP_LEVEL_DOMAINS = ("com", "org", "net", "edu", "gov", "mil", "int", "io", "ai", "app", "dev", "info", "biz", "me",
+                     "example", "test", "email", "mail", "online", "co", "uk", "de", "fr", "es", "it", "nl", "be",
+                     "ch", "at", "se", "no", "dk", "fi", "pl", "pt", "ie", "cz", "ro", "hu", "gr", "tr", "ru", "ua",
+                     "in", "jp", "cn", "kr", "tw", "hk", "sg", "my", "id", "ph", "vn", "th", "au", "nz", "za",
+                     "ng", "ke", "eg", "ae", "sa", "il", "br", "mx", "ar", "cl", "pe", "us", "ca", "eu")
+
+
+def _said(words: str) -> str:
+    """A spoken symbol between two parts: the word with spaces around it, or in brackets ("[at]", "(dot)")."""
+    return r"(?:\s+(?:%s)\s+|\s*[\[(<{]\s*(?:%s)\s*[\])>}]\s*)" % (words, words)
+
+
+_LABEL = r"[A-Za-z0-9]+(?:\s+(?:%s)){0,6}" % "|".join(sorted(DIGIT_WORDS, key=len, reverse=True))
+_SAID_EMAIL = re.compile(
+    r"(?<![\w@.])(?P<local>{label}(?:{sep}{label}){{0,4}}){at}(?P<domain>(?:{label}{dot}){{1,4}}(?:{tld}))\b(?![@.]\w)".format(
+        label=_LABEL, sep=_said(_SAID_SEP), at=_said(_SAID_AT), dot=_said(_SAID_DOT),
+        tld="|".join(TOP_LEVEL_DOMAINS)),
+    re.IGNORECASE)
+_SAID_PART = re.compile(r"(?P<sym>\b(?:%s|%s|%s)\b)|(?P<word>[A-Za-z0-9]+)" % (_SAID_SEP, _SAID_AT, _SAID_DOT),
+                        re.IGNORECASE)
+
 # Words the secret and identifier patterns and context lists key on, long enough that one edit away is
 # a typo, not another word (no "routing"/"routine", "national"/"rational"). Inflections ("passwords",
 # "accounts") start with the word and are left alone.
@@ -128,10 +160,17 @@ def _identity(text: str) -> Normalized:
     return Normalized(text, tuple(range(len(text) + 1)), tuple(range(1, len(text) + 1)))
 
 
-def _replacements(text: str) -> list[tuple[int, int, list[tuple[str, int, int]]]]:
-    """(start, end, [(char, source start, source end)]) for every run to rewrite, in order, no overlaps."""
+def _replacements(text: str) -> tuple[list[tuple[int, int, list[tuple[str, int, int]]]], set[int]]:
+    """(start, end, [(char, source start, source end)]) for every run to rewrite, in order, no overlaps; and
+    the starts of the runs that are said e-mail addresses (not digit runs, though they may hold digits)."""
     runs: list[tuple[int, int, list[tuple[str, int, int]]]] = []
-    for m in _SPACED_DIGITS.finditer(text):
+    said: set[int] = set()
+    for m in _SAID_EMAIL.finditer(text):
+        chars = _said_email(m)
+        if chars and not _overlaps(runs, m.start(), m.end()):
+            runs.append((m.start(), m.end(), chars))
+            said.add(m.start())
+    for m in (m for m in _SPACED_DIGITS.finditer(text) if not _overlaps(runs, m.start(), m.end())):
         runs.append((m.start(), m.end(), [(text[i], i, i + 1) for i in range(m.start(), m.end()) if text[i].isalnum()]))
     for m in _SPLIT_DIGITS.finditer(text):
         if not _overlaps(runs, m.start(), m.end()):
@@ -156,7 +195,34 @@ def _replacements(text: str) -> list[tuple[int, int, list[tuple[str, int, int]]]
         word = _key_word(m.group(0))
         if word and not _overlaps(runs, m.start(), m.end()):
             runs.append((m.start(), m.end(), [(ch, m.start(), m.end()) for ch in word]))
-    return sorted(runs)
+    return sorted(runs), said
+
+
+def _said_email(m: re.Match[str]) -> list[tuple[str, int, int]]:
+    """The characters of a said e-mail address with their source spans; none when the local part is one
+    common English word ("write to us at acme dot example" names a site, not a mailbox)."""
+    local = m.group("local")
+    if re.fullmatch(r"[A-Za-z]+", local) and local.lower() in _common_english():
+        return []
+    chars: list[tuple[str, int, int]] = []
+    parts = list(_SAID_PART.finditer(m.group(0)))
+    for k, part in enumerate(parts):
+        start, end = part.start() + m.start(), part.end() + m.start()
+        word = (part.group("word") or "").lower()
+        if part.group("sym"):
+            chars.append((_SAID_JOIN.get(" ".join(part.group("sym").lower().split()), "@"), start, end))
+        elif word in DIGIT_WORDS and any(0 <= j < len(parts) and parts[j].group("word") for j in (k - 1, k + 1)):
+            chars.append((DIGIT_WORDS[word], start, end))  # a digit said in a label: "lee four two"
+        else:
+            chars.extend((ch, i, i + 1) for i, ch in enumerate(part.group("word"), start))
+    return chars
+
+
+@lru_cache(maxsize=1)
+def _common_english() -> frozenset[str]:
+    from wordfreq import top_n_list
+
+    return frozenset(top_n_list("en", 200, wordlist="small"))
 
 
 def _overlaps(runs: list[tuple[int, int, list[tuple[str, int, int]]]], start: int, end: int) -> bool:
@@ -208,7 +274,7 @@ def normalize(text: str) -> Normalized:
 
     Returns the identity mapping (and the same text) when nothing needs rewriting.
     """
-    runs = _replacements(text)
+    runs, said_emails = _replacements(text)
     if not runs:
         return _identity(text)
     chars: list[str] = []
@@ -219,7 +285,7 @@ def normalize(text: str) -> Normalized:
     for start, end, replacement in runs:
         for i in range(pos, start):
             chars.append(text[i]); origin.append(i); ends.append(i + 1)  # noqa: E702 - three parallel lists
-        if any(ch.isdigit() for ch, _, _ in replacement):
+        if start not in said_emails and any(ch.isdigit() for ch, _, _ in replacement):
             digit_runs.append((len(chars), len(chars) + len(replacement)))
         for ch, src_start, src_end in replacement:
             chars.append(ch); origin.append(src_start); ends.append(src_end)  # noqa: E702

@@ -41,6 +41,9 @@ class SecretScanConfig(BaseModel):
     min_entropy_chars: int = 20
     seed_phrase_words: int = Field(12, ge=0, description="A run of this many BIP-39 words is a wallet's "
                                    "recovery phrase (routing/seed_phrase.py); 0 turns that check off.")
+    spoken_secret_markers: int = Field(1, ge=0, description="A secret word with this many dictation markers "
+                                       "near it (spoken symbols, case words, NATO or single letters) is a "
+                                       "secret read out (routing/spoken_secret.py); 0 turns that check off.")
     plugins: list[dict[str, Any]] = Field(default_factory=lambda: [
         {"name": "AWSKeyDetector"}, {"name": "BasicAuthDetector"}, {"name": "PrivateKeyDetector"},
         {"name": "JwtTokenDetector"}, {"name": "KeywordDetector"}, {"name": "GitHubTokenDetector"},

@@ -478,3 +478,36 @@ def test_when_lower_case_word_is_common_in_the_texts_language_then_not_a_name(de
     detection = detector.classify(text)
 
     assert (detection.level >= C) == sensitive, detection
+
+
+@pytest.mark.parametrize("text, sensitive", [
+    ("the cashbox PIN is 8 3 0 6, don't tell the temps", True),                    # typed digit by digit
+    ("le code de la porte c'est 7 1 A 4 9, merci de le noter", True),
+    ("safe combination: 14 right, 33 left, 8 right — for the night shift", True),  # a dial safe
+    ("la chiave della rete wifi è tramonto-4471, la rete è Ospiti", True),           # Italian "key"
+    ("parol ot routera: Berezka#2291, ne rabotaet", True),                            # Russian, transliterated
+    ("a PIN has 4 to 6 digits, what does the bank block?", False),
+    ("turn 3 right, 2 left turns and you reach the safe room", False),
+])
+def test_when_pin_code_or_combination_is_spaced_or_in_another_language_then_restricted(detector, text, sensitive):
+    assert (detector.classify(text).level >= R) == sensitive
+
+
+@pytest.mark.parametrize("text, sensitive", [
+    ("need a dummy address for the form mockup, something like 42 Sample Road, Springfield", False),
+    ("use Beispielweg 5, 10115 Berlin as the example in the help text", False),
+    ("send the docs to Ilse Vermeulen, Kerkstraat 12, 2000 Antwerpen", True),  # "docs" with a person: fail closed
+    ("schick es an meine Adresse, Lindenstraße 4, 04109 Leipzig, Beispiel folgt", True),
+])
+def test_when_address_is_a_placeholder_then_internal_unless_someone_is_named(detector, text, sensitive):
+    detection = detector.classify(text)
+
+    assert (detection.level >= C) == sensitive, detection
+
+
+@pytest.mark.parametrize("text, sensitive", [
+    ("mail the offer to priya dot raman at post dot example, her personal one", True),
+    ("write to us at acme dot example for a quote", False),
+])
+def test_when_email_is_said_aloud_then_found(detector, text, sensitive):
+    assert (detector.classify(text).level >= C) == sensitive

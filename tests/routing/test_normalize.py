@@ -104,3 +104,37 @@ def test_digit_runs_are_the_rewritten_numbers_only():
     norm = normalize("card 4 5 3 9 1 4 8 8 and ssn five three six nine zero four, pasword x")
 
     assert [norm.text[s:e] for s, e in norm.digit_runs] == ["45391488", "536904"]
+
+
+@pytest.mark.parametrize(
+    "text, address, said",
+    [
+        ("reach me at ines dot varga at post dot example tonight", "ines.varga@post.example",
+         "ines dot varga at post dot example"),
+        ("it's r underscore okafor at mailbox dot co dot uk", "r_okafor@mailbox.co.uk",
+         "r underscore okafor at mailbox dot co dot uk"),
+        ("escribe a marta punto ruiz arroba correo punto example", "marta.ruiz@correo.example",
+         "marta punto ruiz arroba correo punto example"),
+        ("jo [at] firm [dot] example", "jo@firm.example", "jo [at] firm [dot] example"),
+        ("lee dot four two at inbox dot example", "lee.42@inbox.example", "lee dot four two at inbox dot example"),
+    ],
+)
+def test_when_email_said_aloud_then_written_as_an_address(text, address, said):
+    norm = normalize(text)
+
+    assert norm.text == text.replace(said, address)
+    assert norm.digit_runs == ()  # an address is not a number typed to dodge the patterns
+    start = norm.text.index(address)
+    assert norm.span(start, start + len(address)) == (text.index(said), text.index(said) + len(said))
+
+
+@pytest.mark.parametrize("text", ["write to us at acme dot com", "meet me at the station at five",
+                                  "the file is at config dot yaml", "dot at dot"])
+def test_when_no_mailbox_is_said_then_left_alone(text):
+    assert normalize(text).text == text
+
+
+def test_said_email_search_stays_linear_on_long_runs():
+    text = "a dot " * 3000 + "at " + "b dot " * 3000 + "zz"
+
+    assert normalize(text).text == text  # no top-level domain at the end: nothing to rewrite
