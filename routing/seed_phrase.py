@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from routing.word_runs import vocabulary_runs
+from routing.word_runs import merge_runs, vocabulary_runs
 
 MIN_WORDS = 12
 LANGUAGES = ("english", "spanish", "french", "italian", "portuguese", "czech", "turkish")
@@ -48,21 +48,8 @@ def _key(word: str) -> str:
 def find_seed_phrases(text: str, min_words: int = MIN_WORDS) -> list[PhraseSpan]:
     """Spans of runs of at least `min_words` consecutive words of one BIP-39 list."""
     words = [(m.start(), m.end(), _key(m.group(0))) for m in _WORD.finditer(text)]
-    found = [PhraseSpan(*run) for wordlist in wordlists()
-             for run in vocabulary_runs(text, words, wordlist, _SEPARATOR, min_words)]
-    return _merge(found)
-
-
-def _merge(spans: list[PhraseSpan]) -> list[PhraseSpan]:
-    """One span per region (two languages' lists can share words)."""
-    out: list[PhraseSpan] = []
-    for span in sorted(spans, key=lambda s: (s.start, -s.end)):
-        if out and span.start < out[-1].end:
-            last = out[-1]
-            out[-1] = PhraseSpan(last.start, max(last.end, span.end), max(last.words, span.words))
-        else:
-            out.append(span)
-    return out
+    runs = [run for wordlist in wordlists() for run in vocabulary_runs(text, words, wordlist, _SEPARATOR, min_words)]
+    return [PhraseSpan(*run) for run in merge_runs(runs)]  # one span per region: two lists can share words
 
 
 def seed_phrase_recognizer(min_words: int, score: float, language: str) -> Any:

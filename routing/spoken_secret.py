@@ -18,6 +18,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from routing.word_runs import merge_runs
+
 WINDOW = 160
 
 # Words for a secret, in English, German, Dutch, French, Spanish, Portuguese, Italian, Polish, Turkish and
@@ -83,7 +85,7 @@ class SpokenSecret:
 def find_spoken_secrets(text: str, min_markers: int) -> list[SpokenSecret]:
     """Spans from a secret word to the last dictation marker after it (or from the first marker before it),
     where at least `min_markers` markers lie within `WINDOW` characters on that side, in the same paragraph."""
-    found: list[SpokenSecret] = []
+    found: list[tuple[int, int, int]] = []
     for word in _SECRET.finditer(text):
         after = _paragraph(text, word.end(), min(len(text), word.end() + WINDOW))
         before = _paragraph(text, max(0, word.start() - WINDOW), word.start(), backwards=True)
@@ -91,9 +93,9 @@ def find_spoken_secrets(text: str, min_markers: int) -> list[SpokenSecret]:
             markers = _markers(text, lo, hi)
             if len(markers) >= min_markers:
                 start, end = (word.start(), markers[-1][1]) if lo >= word.end() else (markers[0][0], word.end())
-                found.append(SpokenSecret(start, end, len(markers)))
+                found.append((start, end, len(markers)))
                 break
-    return _merge(found)
+    return [SpokenSecret(*run) for run in merge_runs(found)]
 
 
 def _paragraph(text: str, lo: int, hi: int, backwards: bool = False) -> tuple[int, int]:
@@ -113,17 +115,6 @@ def _markers(text: str, lo: int, hi: int) -> list[tuple[int, int]]:
         if not m.group("pre") or _ARTICLE.fullmatch(m.group("pre")):
             continue  # a marker is said inside the value, after a part of it: "hash the file" names an act
         out.append((m.end("pre"), m.end()))
-    return out
-
-
-def _merge(spans: list[SpokenSecret]) -> list[SpokenSecret]:
-    out: list[SpokenSecret] = []
-    for span in sorted(spans, key=lambda s: (s.start, -s.end)):
-        if out and span.start < out[-1].end:
-            last = out[-1]
-            out[-1] = SpokenSecret(last.start, max(last.end, span.end), max(last.markers, span.markers))
-        else:
-            out.append(span)
     return out
 
 

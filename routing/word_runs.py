@@ -1,5 +1,5 @@
 """Runs of consecutive words from one vocabulary: number words (`routing.normalize`), BIP-39 words
-(`routing.seed_phrase`)."""
+(`routing.seed_phrase`); and overlapping runs merged into one (also `routing.spoken_secret`)."""
 from __future__ import annotations
 
 import re
@@ -31,4 +31,16 @@ def vocabulary_runs(text: str, words: Sequence[tuple[int, int, str]], vocabulary
     return runs
 
 
-__all__ = ["vocabulary_runs"]
+def merge_runs(runs: Sequence[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+    """One (start, end, count) per region where runs overlap, with the largest count of the region's runs."""
+    out: list[tuple[int, int, int]] = []
+    for start, end, count in sorted(runs, key=lambda r: (r[0], -r[1])):
+        if out and start < out[-1][1]:
+            last = out[-1]
+            out[-1] = (last[0], max(last[1], end), max(last[2], count))
+        else:
+            out.append((start, end, count))
+    return out
+
+
+__all__ = ["merge_runs", "vocabulary_runs"]

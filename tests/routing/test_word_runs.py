@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from routing.word_runs import vocabulary_runs
+from routing.word_runs import merge_runs, vocabulary_runs
 
 VOCAB = {"red", "green", "blue"}
 SEP = re.compile(r"[\s,]+")
@@ -24,3 +24,7 @@ def _words(text: str) -> list[tuple[int, int, str]]:
 ])
 def test_when_words_of_the_vocabulary_follow_each_other_then_one_run_each(text, min_words, runs):
     assert vocabulary_runs(text, _words(text), VOCAB, SEP, min_words) == runs
+
+
+def test_overlapping_runs_merge_into_one_with_the_largest_count():
+    assert merge_runs([(10, 20, 3), (0, 5, 1), (15, 30, 2), (40, 50, 4)]) == [(0, 5, 1), (10, 30, 3), (40, 50, 4)]
