@@ -2,8 +2,8 @@
 
 The small spaCy model calls many one-word places PERSON ("our Rotterdam warehouse", "em Lisboa"). The
 places come from phonenumbers' geocoding data: the town or region of every telephone prefix, in English
-and in the local languages, about 29,000 one-word names. A place that is also a first or last name in one
-of Faker's locales ("Florence", "Jackson", "Lincoln") stays a possible person: fail closed.
+and in the local languages: about 24,000 one-word names once every first or last name of one
+of Faker's locales is taken out ("Florence", "Jackson", "Lincoln" stay possible people: fail closed).
 """
 from __future__ import annotations
 

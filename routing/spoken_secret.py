@@ -8,9 +8,11 @@ before a single letter, NATO spelling words, letters said one by one.
 
 A finding needs a secret word (password, PIN, passcode, a key or an access code, in several languages)
 and, within `WINDOW` characters after it (or before it: "... percent sign. That's my VPN password"), at
-least `min_markers` dictation markers. Text that names the same symbols as a rule ("a capital letter and
-an exclamation mark", "no underscore") is not dictation: a marker right after an article or a quantifier,
-or a case word before "letter" or "character", does not count.
+least `min_markers` dictation markers. A marker counts only said inside a value, right after a part of it
+("falcon dash", "sunflower seventy seven exclamation mark"). Text that names the same symbols as a rule ("a
+capital letter and an exclamation mark", "no underscore", "they hash the password") is not dictation: a
+marker right after an article, a quantifier or a pronoun, or a case word before "letter" or "character",
+does not count.
 """
 from __future__ import annotations
 
