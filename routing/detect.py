@@ -48,9 +48,9 @@ from routing.levels import Level
 from routing.normalize import Normalized, normalize
 from routing.personal_matters import Embed, PersonalMatterModel, score_texts
 from routing.place_names import is_place_name
-from routing.secret_scan import secret_recognizer
-from routing.seed_phrase import seed_phrase_recognizer
-from routing.spoken_secret import spoken_secret_recognizer
+from routing.secret_scan import credential_recognizer, find_secrets
+from routing.seed_phrase import find_seed_phrases, wordlists
+from routing.spoken_secret import find_spoken_secrets
 
 if TYPE_CHECKING:  # pragma: no cover
     from spacy.language import Language
@@ -394,14 +394,23 @@ class PresidioDetector:
             if not predefined.checksum_optional:     # except a variant that runs beside it
                 registry.remove_recognizer(predefined.name, self.language)
             registry.add_recognizer(_predefined_recognizer(predefined, self.language))
-        if self.config.secrets.enabled:
-            registry.add_recognizer(secret_recognizer(self.config.secrets, self.language))
-            if self.config.secrets.seed_phrase_words:
-                registry.add_recognizer(seed_phrase_recognizer(self.config.secrets.seed_phrase_words,
-                                                               self.config.secrets.score, self.language))
-            if self.config.secrets.spoken_secret_markers:
-                registry.add_recognizer(spoken_secret_recognizer(self.config.secrets.spoken_secret_markers,
-                                                                 self.config.secrets.score, self.language))
+        secrets = self.config.secrets
+        if secrets.enabled:
+            def seed_phrases(t: str) -> list[tuple[int, int, str]]:
+                return [(p.start, p.end, "seed phrase") for p in find_seed_phrases(t, secrets.seed_phrase_words)]
+
+            def spoken(t: str) -> list[tuple[int, int, str]]:
+                return [(p.start, p.end, "dictated secret") for p in find_spoken_secrets(t, secrets.spoken_secret_markers)]
+
+            registry.add_recognizer(credential_recognizer(
+                "DetectSecretsRecognizer", lambda t: [(f.start, f.end, f.kind) for f in find_secrets(t, secrets)],
+                secrets.score, self.language))
+            if secrets.seed_phrase_words:
+                registry.add_recognizer(credential_recognizer("SeedPhraseRecognizer", seed_phrases, secrets.score,
+                                                              self.language, warm_up=wordlists))
+            if secrets.spoken_secret_markers:
+                registry.add_recognizer(credential_recognizer("SpokenSecretRecognizer", spoken, secrets.score,
+                                                              self.language))
         if self.config.name_candidates.enabled:
             registry.add_recognizer(_name_candidate_recognizer(self.config, self.language))
         prefix, suffix = self.config.context_window

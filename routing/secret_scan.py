@@ -3,8 +3,8 @@
 `find_secrets` runs the configured detect-secrets plugins (`SecretScanConfig.plugins`, declared in
 routing/recognizers.yaml) line by line with its standard false-positive filters (UUIDs, sequential
 strings, templated values such as ``${TOKEN}``, indirect references) and returns where each secret
-value sits. `secret_recognizer` wraps it as a Presidio recognizer of entity CREDENTIAL; placeholder
-values are dropped later by `detection_config.keep_credential` like every CREDENTIAL finding.
+value sits. `credential_recognizer` wraps it (and the other secret finders: seed phrases, dictated
+secrets) as a Presidio recognizer of entity CREDENTIAL; placeholder values are dropped later by `detection_config.keep_credential` like every CREDENTIAL finding.
 
 detect-secrets keeps its settings in a process-global object: scans hold `_LOCK` and run inside
 `transient_settings`, which restores the previous settings afterwards. Verification plugins
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,23 +108,25 @@ def _all_indexes(line: str, value: str) -> list[int]:
     return out
 
 
-def secret_recognizer(config: SecretScanConfig, language: str) -> Any:
-    """A Presidio recognizer reporting detect-secrets findings as CREDENTIAL."""
+def credential_recognizer(name: str, find: Callable[[str], Iterable[tuple[int, int, str]]], score: float,
+                          language: str, warm_up: Callable[[], object] | None = None) -> Any:
+    """A Presidio recognizer reporting as CREDENTIAL the (start, end, secret type) spans `find` returns
+    (detect-secrets' findings, seed phrases, dictated secrets); `warm_up` runs when Presidio loads it."""
     from presidio_analyzer import EntityRecognizer, RecognizerResult
 
-    class DetectSecretsRecognizer(EntityRecognizer):
+    class CredentialRecognizer(EntityRecognizer):
         def load(self) -> None:
-            pass
+            if warm_up is not None:
+                warm_up()
 
         def analyze(self, text, entities, nlp_artifacts=None):  # noqa: ANN001 - Presidio's signature
             if "CREDENTIAL" not in entities:
                 return []
-            return [RecognizerResult("CREDENTIAL", s.start, s.end, config.score,
-                                     recognition_metadata={"recognizer_name": self.name, "secret_type": s.kind})
-                    for s in find_secrets(text, config)]
+            return [RecognizerResult("CREDENTIAL", start, end, score,
+                                     recognition_metadata={"recognizer_name": self.name, "secret_type": kind})
+                    for start, end, kind in find(text)]
 
-    return DetectSecretsRecognizer(supported_entities=["CREDENTIAL"], name="DetectSecretsRecognizer",
-                                   supported_language=language)
+    return CredentialRecognizer(supported_entities=["CREDENTIAL"], name=name, supported_language=language)
 
 
-__all__ = ["SecretScanConfig", "SecretSpan", "find_secrets", "secret_recognizer"]
+__all__ = ["SecretScanConfig", "SecretSpan", "credential_recognizer", "find_secrets"]

@@ -15,7 +15,6 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
 
 from routing.word_runs import merge_runs, vocabulary_runs
 
@@ -52,23 +51,4 @@ def find_seed_phrases(text: str, min_words: int = MIN_WORDS) -> list[PhraseSpan]
     return [PhraseSpan(*run) for run in merge_runs(runs)]  # one span per region: two lists can share words
 
 
-def seed_phrase_recognizer(min_words: int, score: float, language: str) -> Any:
-    """A Presidio recognizer reporting seed phrases as CREDENTIAL."""
-    from presidio_analyzer import EntityRecognizer, RecognizerResult
-
-    class SeedPhraseRecognizer(EntityRecognizer):
-        def load(self) -> None:
-            wordlists()
-
-        def analyze(self, text, entities, nlp_artifacts=None):  # noqa: ANN001 - Presidio's signature
-            if "CREDENTIAL" not in entities:
-                return []
-            return [RecognizerResult("CREDENTIAL", s.start, s.end, score,
-                                     recognition_metadata={"recognizer_name": self.name, "secret_type": "seed phrase"})
-                    for s in find_seed_phrases(text, min_words)]
-
-    return SeedPhraseRecognizer(supported_entities=["CREDENTIAL"], name="SeedPhraseRecognizer",
-                                supported_language=language)
-
-
-__all__ = ["MIN_WORDS", "PhraseSpan", "find_seed_phrases", "seed_phrase_recognizer", "wordlists"]
+__all__ = ["MIN_WORDS", "PhraseSpan", "find_seed_phrases", "wordlists"]

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from routing.word_runs import merge_runs
 
@@ -120,24 +119,4 @@ def _markers(text: str, lo: int, hi: int) -> list[tuple[int, int]]:
     return out
 
 
-def spoken_secret_recognizer(min_markers: int, score: float, language: str) -> Any:
-    """A Presidio recognizer reporting dictated secrets as CREDENTIAL."""
-    from presidio_analyzer import EntityRecognizer, RecognizerResult
-
-    class SpokenSecretRecognizer(EntityRecognizer):
-        def load(self) -> None:
-            pass
-
-        def analyze(self, text, entities, nlp_artifacts=None):  # noqa: ANN001 - Presidio's signature
-            if "CREDENTIAL" not in entities:
-                return []
-            return [RecognizerResult("CREDENTIAL", s.start, s.end, score,
-                                     recognition_metadata={"recognizer_name": self.name,
-                                                           "secret_type": "dictated secret"})
-                    for s in find_spoken_secrets(text, min_markers)]
-
-    return SpokenSecretRecognizer(supported_entities=["CREDENTIAL"], name="SpokenSecretRecognizer",
-                                  supported_language=language)
-
-
-__all__ = ["SpokenSecret", "find_spoken_secrets", "spoken_secret_recognizer"]
+__all__ = ["SpokenSecret", "find_spoken_secrets"]
