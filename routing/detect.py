@@ -47,7 +47,7 @@ from routing.first_names import common_words, first_names
 from routing.levels import Level
 from routing.normalize import Normalized, normalize
 from routing.personal_matters import Embed, PersonalMatterModel, score_texts
-from routing.place_names import is_place_name
+from routing.place_names import is_place_name, place_names
 from routing.secret_scan import credential_recognizer, find_secrets
 from routing.seed_phrase import find_seed_phrases, wordlists
 from routing.spoken_secret import find_spoken_secrets
@@ -555,8 +555,12 @@ def _name_candidate_recognizer(config: DetectionConfig, language: str) -> Any:
     rules, person = config.name_candidates, config.person_filter
 
     class NameCandidateRecognizer(EntityRecognizer):
-        def load(self) -> None:
-            pass
+        def load(self) -> None:  # the word lists load with the engine, not on the first query
+            if rules.first_names:
+                first_names(rules.max_zipf_lowercase)
+                first_names(rules.max_zipf_capitalised)
+            common_words(())
+            place_names()
 
         def analyze(self, text, entities, nlp_artifacts=None):  # noqa: ANN001 - Presidio's signature
             if nlp_artifacts is None or nlp_artifacts.tokens is None or "NAME_CANDIDATE" not in entities:
