@@ -51,6 +51,7 @@ ROUTING_SETS = {
     "tuning_n": ("routing/tuning/prompts_n.jsonl",),  # a fourteenth author's set, blind, employee questions across industries
     "tuning_o": ("routing/tuning/prompts_o.jsonl",),  # a fifteenth author's set, blind, secrets and ids as people share them
     "tuning_p": ("routing/tuning/prompts_p.jsonl",),  # a sixteenth author's set, blind, personal matters and home addresses
+    "tuning_q": ("routing/tuning/prompts_q.jsonl",),  # a seventeenth author's set, blind, over-caution near-misses and their twins
     "tuning_generated": ("routing/tuning/generated_presidio.jsonl",),
     "heldout": ("heldout/prompts.jsonl",),
     "heldout_b": ("heldout/prompts_b.jsonl",),  # a second held-out author, committed before it was ever run
@@ -61,6 +62,7 @@ ROUTING_SETS = {
     "heldout_g": ("heldout/prompts_g.jsonl",),  # a seventh held-out author (work tasks carrying the data), same rule
     "heldout_h": ("heldout/prompts_h.jsonl",),  # an eighth held-out author (what employees type into the assistant), same rule
     "heldout_i": ("heldout/prompts_i.jsonl",),  # a ninth held-out author (a week of every department's traffic), same rule
+    "heldout_j": ("heldout/prompts_j.jsonl",),  # a tenth held-out author (work on pasted material), same rule
     "heldout_generated": ("heldout/generated_presidio.jsonl",),
 }
 # Benign questions over internal documents whose personal data only detection can find (held-out).
