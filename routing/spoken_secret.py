@@ -84,8 +84,9 @@ class SpokenSecret:
 
 
 def find_spoken_secrets(text: str, min_markers: int) -> list[SpokenSecret]:
-    """Spans from a secret word to the last dictation marker after it (or from the first marker before it),
-    where at least `min_markers` markers lie within `WINDOW` characters on that side, in the same paragraph."""
+    """Spans from a secret word to the last dictation marker after it (or, when the markers come before it,
+    from the first marker to the last), where at least `min_markers` markers lie within `WINDOW` characters on
+    that side, in the same paragraph."""
     found: list[tuple[int, int, int]] = []
     for word in _SECRET.finditer(text):
         after = _paragraph(text, word.end(), min(len(text), word.end() + WINDOW))
@@ -93,7 +94,9 @@ def find_spoken_secrets(text: str, min_markers: int) -> list[SpokenSecret]:
         for lo, hi in (after, before):
             markers = _markers(text, lo, hi)
             if len(markers) >= min_markers:
-                start, end = (word.start(), markers[-1][1]) if lo >= word.end() else (markers[0][0], word.end())
+                # markers before the word ("... percent sign. That's my VPN password"): the dictated part alone,
+                # so that the span's last word is a value, not the secret word itself (which reads as a placeholder)
+                start, end = (word.start(), markers[-1][1]) if lo >= word.end() else (markers[0][0], markers[-1][1])
                 found.append((start, end, len(markers)))
                 break
     return [SpokenSecret(*run) for run in merge_runs(found)]

@@ -511,3 +511,25 @@ def test_when_address_is_a_placeholder_then_internal_unless_someone_is_named(det
 ])
 def test_when_email_is_said_aloud_then_found(detector, text, sensitive):
     assert (detector.classify(text).level >= C) == sensitive
+
+
+@pytest.mark.parametrize("text, sensitive", [
+    ("what does a Canadian SIN look like, e.g. 046 454 286? which digit is the check digit", False),
+    ("for the PESEL field help text: is something like 44051401359 what a PESEL looks like?", False),
+    ("is JG 10 37 52 A a valid UK national insurance number format?", True),  # someone's number checked: kept
+    ("Tamsin Okafor's SIN is 046 454 286, what format does the payroll form want?", True),  # a person: kept
+    ("my PESEL looks like 44051401359, is that the right format?", True),                   # "my": kept
+    ("the format they want is SIN 046 454 286 for the new starter, file it", True),          # a new starter: someone
+])
+def test_when_an_identifier_is_a_sample_in_a_format_question_then_internal_unless_someone_is_near(detector, text,
+                                                                                                   sensitive):
+    assert (detector.classify(text).level >= C) == sensitive, detector.classify(text).findings
+
+
+@pytest.mark.parametrize("text, sensitive", [
+    ("guest wifi for the workshop: network LakeHouse, password Rq8!vTn2wz - add it to the invite", True),
+    ("the password ResetFlow page explains how rotation works", False),   # no digit or symbol: a name
+    ("which password manager is better for the team, Bitwarden or 1Password?", False),
+])
+def test_when_password_word_is_followed_by_a_mixed_value_then_restricted(detector, text, sensitive):
+    assert (detector.classify(text).level >= R) == sensitive, detector.classify(text).findings

@@ -54,3 +54,20 @@ def test_detector_routes_a_dictated_password_local(detector):
 
     assert decision.level.name == "RESTRICTED"
     assert any(f.entity_type == "CREDENTIAL" for f in decision.findings)
+
+
+def test_when_dictated_before_the_secret_word_then_the_span_is_the_dictated_part():
+    text = "ok here goes: Kilo Mike Papa, then seven, then hash sign, then dash. That is the vault passphrase."
+
+    [found] = find_spoken_secrets(text, 1)
+
+    assert text[found.start:found.end].startswith("Mike Papa") and text[found.start:found.end].endswith("dash")
+
+
+@pytest.mark.slow
+def test_detector_routes_a_password_dictated_before_its_word_local(detector):
+    # the span once ended at the word "password", which the placeholder check took for the value
+    decision = detector.classify("spelling it: Romeo Lima Echo, then four, then lowercase q, then at sign. That's my "
+                                 "laptop password")
+
+    assert decision.level.name == "RESTRICTED", decision.findings
