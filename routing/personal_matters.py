@@ -16,7 +16,7 @@ The model is data (routing/personal_matter_model.json): coefficients, intercepts
 vocabulary with its idf weights, both decision thresholds chosen on a validation split, the
 embedder name, the sha256 of the training inputs and the validation precision/recall. `train`
 rebuilds it from a labelled JSONL file (``{"id", "text", "label"}``, label a topic or ``none``) and,
-optionally, routing prompt files (``{"id", "text", "kind", ...}``): their ``benign`` and
+optionally, routing prompt files (``{"id", "text", "sensitive", "kind", ...}``): their benign and
 ``personal_matter`` prompts are whole work prompts as users type them, labelled by kind, not by topic,
 so they train the two binary regressions and not the topic one. `rag detect train-personal-matters`
 runs it.

@@ -48,7 +48,7 @@ def register(cli: click.Group) -> None:
                   help="Labelled JSONL: {id, text, label} with label a topic or 'none'.")
     @click.option("--prompts", "prompts", type=click.Path(path_type=Path), multiple=True,
                   default=PROMPT_FILES, show_default=False,
-                  help="Routing prompt JSONL ({id, text, kind}) whose benign and personal_matter prompts also "
+                  help="Routing prompt JSONL ({id, text, sensitive, kind}) whose benign and personal_matter prompts also "
                        "train the binary regressions; repeat it. Default: the dev and tuning sets up to P.")
     @click.option("--no-prompts", is_flag=True, help="Train on the labelled file alone.")
     @click.option("--out", "output", type=click.Path(path_type=Path), default=MODEL_FILE, show_default=True,
