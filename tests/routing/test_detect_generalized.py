@@ -513,17 +513,14 @@ def test_when_email_is_said_aloud_then_found(detector, text, sensitive):
     assert (detector.classify(text).level >= C) == sensitive
 
 
-@pytest.mark.parametrize("text, sensitive", [
-    ("what does a Canadian SIN look like, e.g. 046 454 286? which digit is the check digit", False),
-    ("for the PESEL field help text: is something like 44051401359 what a PESEL looks like?", False),
-    ("is JG 10 37 52 A a valid UK national insurance number format?", True),  # someone's number checked: kept
-    ("Tamsin Okafor's SIN is 046 454 286, what format does the payroll form want?", True),  # a person: kept
-    ("my PESEL looks like 44051401359, is that the right format?", True),                   # "my": kept
-    ("the format they want is SIN 046 454 286 for the new starter, file it", True),          # a new starter: someone
+@pytest.mark.parametrize("text", [
+    "does 046 454 286 look like a valid SIN to you?",
+    "is JG 10 37 52 A a valid UK national insurance number format?",
+    "PAN BKDPS4821K - can you check the format for the tds declaration",
 ])
-def test_when_an_identifier_is_a_sample_in_a_format_question_then_internal_unless_someone_is_near(detector, text,
-                                                                                                   sensitive):
-    assert (detector.classify(text).level >= C) == sensitive, detector.classify(text).findings
+def test_when_an_identifier_is_checked_for_its_format_then_it_stays_restricted(detector, text):
+    # fail closed: a value whose look or format is being checked is usually someone's real number
+    assert detector.classify(text).level >= R, detector.classify(text).findings
 
 
 @pytest.mark.parametrize("text, sensitive", [
