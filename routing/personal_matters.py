@@ -14,12 +14,9 @@ scored above the weak threshold at the same recall as the embedding alone.
 
 The model is data (routing/personal_matter_model.json): coefficients, intercepts, the n-gram
 vocabulary with its idf weights, both decision thresholds chosen on a validation split, the
-embedder name, the sha256 of the training inputs and the validation precision/recall. `train`
-rebuilds it from a labelled JSONL file (``{"id", "text", "label"}``, label a topic or ``none``) and,
-optionally, routing prompt files (``{"id", "text", "sensitive", "kind", ...}``): their benign and
-``personal_matter`` prompts are whole work prompts as users type them, labelled by kind, not by topic,
-so they train the two binary regressions and not the topic one. `rag detect train-personal-matters`
-runs it.
+embedder name, the sha256 of the training file and the validation precision/recall. `train`
+rebuilds it from a labelled JSONL file (``{"id", "text", "label"}``, label a topic or ``none``);
+`rag detect train-personal-matters` runs it.
 
 The embedding function is injected (this package never imports `indexing`): any
 ``texts -> (n, dim) float array`` of L2-normalised rows, the same model as at training time (the
@@ -93,7 +90,6 @@ class PersonalMatterModel:
     embedder: str
     training_sha256: str
     validation: dict[str, Any] = field(default_factory=dict)
-    training_files: tuple[str, ...] = ()  # the labelled file, then any prompt files (as the trainer names them)
 
     # --- persistence ---------------------------------------------------------------------------
     @classmethod
@@ -112,14 +108,14 @@ class PersonalMatterModel:
                    float(d["ngram_intercept"]), tuple(d["topics"]),
                    np.asarray(d["topic_coef"], dtype=np.float32), np.asarray(d["topic_intercept"], dtype=np.float32),
                    float(d["threshold"]), float(d["weak_threshold"]), str(d["embedder"]), str(d["training_sha256"]),
-                   dict(d.get("validation", {})), tuple(d.get("training_files", ())))
+                   dict(d.get("validation", {})))
 
     def save(self, path: str | Path) -> None:
         def rounded(a: np.ndarray) -> Any:
             return np.round(np.asarray(a, dtype=np.float64), 6).tolist()
 
         data = {
-            "embedder": self.embedder, "training_sha256": self.training_sha256, "training_files": list(self.training_files),
+            "embedder": self.embedder, "training_sha256": self.training_sha256,
             "threshold": round(self.threshold, 6), "weak_threshold": round(self.weak_threshold, 6),
             "validation": self.validation, "intercept": round(self.intercept, 6), "topics": list(self.topics),
             "topic_intercept": rounded(self.topic_intercept), "coef": rounded(self.coef),
@@ -217,31 +213,8 @@ def load_rows(path: str | Path) -> list[dict[str, str]]:
     return rows
 
 
-def load_prompt_rows(path: str | Path) -> list[dict[str, Any]]:
-    """The benign and personal-matter prompts of a routing prompt file (``{"id", "text", "sensitive"[, "kind"]}``)
-    as binary training rows ``{"id": "<file stem>:<id>", "text", "positive"}``: benign when ``sensitive`` is
-    false, positive when ``kind`` is ``personal_matter``; other rows are skipped."""
-    rows = []
-    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        row = json.loads(line)
-        if not {"id", "text", "sensitive"} <= row.keys():
-            raise ValueError(f"{path}:{n}: a routing prompt needs id, text and sensitive")
-        if not row["sensitive"] or row.get("kind") == "personal_matter":
-            rows.append({"id": f"{Path(path).stem}:{row['id']}", "text": str(row["text"]), "positive": bool(row["sensitive"])})
-    return rows
-
-
 def file_sha256(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def inputs_sha256(training: str | Path, prompts: Sequence[str | Path] = ()) -> str:
-    """The training file's sha256 alone, or with prompt files the sha256 of all their sha256s in order."""
-    if not prompts:
-        return file_sha256(training)
-    return hashlib.sha256(" ".join(file_sha256(p) for p in (training, *prompts)).encode()).hexdigest()
 
 
 def is_validation(row_id: str) -> bool:
@@ -276,43 +249,37 @@ def choose_thresholds(scores: np.ndarray, positive: np.ndarray) -> tuple[float, 
     return strong, min(weak, strong)
 
 
-def train(path: str | Path, embed: Embed, embedder_name: str,
-          prompts: Sequence[str | Path] = ()) -> PersonalMatterModel:
+def train(path: str | Path, embed: Embed, embedder_name: str) -> PersonalMatterModel:
     """Fit on the training split, choose both thresholds on the validation split, refit on all rows.
 
-    `prompts`: routing prompt files whose benign and personal-matter prompts join the rows of the binary
-    regressions (and their split; the topic regression learns from `path` only). The stored validation
-    figures are those of the training-split model at the chosen thresholds.
+    The stored validation figures are those of the training-split model at the chosen thresholds.
     """
-    rows = [{**r, "positive": r["label"] != NONE} for r in load_rows(path)]
-    rows += [{**r, "label": None} for p in prompts for r in load_prompt_rows(p)]
+    rows = load_rows(path)
     texts = [r["text"] for r in rows]
     vectors = np.asarray(embed(texts), dtype=np.float32)
-    labels = np.asarray([r["label"] for r in rows], dtype=object)
-    positive = np.asarray([r["positive"] for r in rows])
+    labels = np.asarray([r["label"] for r in rows])
+    positive = labels != NONE
     val = np.asarray([is_validation(r["id"]) for r in rows])
-    sha256 = inputs_sha256(path, prompts)
-    first = _fitted([t for t, v in zip(texts, val) if not v], vectors[~val], positive[~val], labels[~val],
-                    embedder_name, sha256)
+    sha256 = file_sha256(path)
+    first = _fitted([t for t, v in zip(texts, val) if not v], vectors[~val], labels[~val], embedder_name, sha256)
     scores, _ = first.matter_scores([t for t, v in zip(texts, val) if v], vectors[val])
     threshold, weak = choose_thresholds(scores, positive[val])
     validation = {"rows": int(val.sum()), "positives": int(positive[val].sum()),
                   "strong": _figures(scores, positive[val], threshold), "weak": _figures(scores, positive[val], weak)}
-    final = _fitted(texts, vectors, positive, labels, embedder_name, sha256)
+    final = _fitted(texts, vectors, labels, embedder_name, sha256)
     return replace(final, threshold=threshold, weak_threshold=weak, validation=validation)
 
 
-def _fitted(texts: Sequence[str], vectors: np.ndarray, positive: np.ndarray, labels: np.ndarray,
-            embedder_name: str, sha256: str) -> PersonalMatterModel:
-    """Both binary regressions (on `positive`) and the topic regression (on the rows whose label is a
-    topic) fitted on these rows (thresholds not yet chosen)."""
+def _fitted(texts: Sequence[str], vectors: np.ndarray, labels: np.ndarray, embedder_name: str,
+            sha256: str) -> PersonalMatterModel:
+    """Both binary regressions and the topic regression fitted on these rows (thresholds not yet chosen)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
+    positive = labels != NONE
     meaning = _fit(vectors, positive, balanced=True)
     vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)
     words = _fit(vectorizer.fit_transform(texts), positive, balanced=True)
-    topical = np.asarray([label in TOPICS for label in labels])
-    topic = _fit(vectors[topical], labels[topical].astype(str), balanced=False)
+    topic = _fit(vectors[positive], labels[positive], balanced=False)
     return PersonalMatterModel(
         meaning.coef_[0].astype(np.float32), float(meaning.intercept_[0]),
         tuple(str(t) for t in vectorizer.get_feature_names_out()), vectorizer.idf_.astype(np.float32),
@@ -322,4 +289,4 @@ def _fitted(texts: Sequence[str], vectors: np.ndarray, positive: np.ndarray, lab
 
 
 __all__ = ["TOPICS", "NONE", "Embed", "MatterScore", "PersonalMatterModel", "score_texts", "sentence_spans",
-           "train", "ngrams", "load_rows", "load_prompt_rows", "file_sha256", "inputs_sha256", "is_validation"]
+           "train", "ngrams", "load_rows", "file_sha256", "is_validation"]

@@ -2,20 +2,16 @@
 person's matter from a policy question on the same topic (slow ones use the real multilingual E5 embedder)."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
 from routing.personal_matters import (
     TOPICS,
     PersonalMatterModel,
     file_sha256,
-    inputs_sha256,
     is_validation,
-    load_prompt_rows,
     load_rows,
     score_texts,
     sentence_spans,
@@ -24,16 +20,12 @@ from routing.personal_matters import (
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "routing" / "personal_matter_model.json"
 TRAINING = ROOT / "data" / "routing" / "tuning" / "personal_matters.jsonl"
-RECOGNIZERS = ROOT / "routing" / "recognizers.yaml"
 
 
-def test_when_model_loaded_then_it_was_trained_on_the_current_training_files():
+def test_when_model_loaded_then_it_was_trained_on_the_current_training_file():
     model = PersonalMatterModel.load(MODEL)
-    training, *prompts = (ROOT / f for f in model.training_files)
 
-    assert training == TRAINING and prompts, model.training_files
-    assert not any("heldout" in str(p) for p in prompts)
-    assert model.training_sha256 == inputs_sha256(training, prompts), (
+    assert model.training_sha256 == file_sha256(TRAINING), (
         "routing/personal_matter_model.json is stale: run `rag detect train-personal-matters`")
     assert model.embedder == "multilingual-e5-small-q4"  # the classifier's embedder, E5Embedder.name
     assert set(model.topics) == set(TOPICS)
@@ -48,38 +40,6 @@ def test_when_training_file_read_then_split_is_deterministic_and_covers_every_to
     assert [is_validation(r["id"]) for r in rows] == [is_validation(r["id"]) for r in load_rows(TRAINING)]
     assert 0.1 < len(validation) / len(rows) < 0.3
     assert {r["label"] for r in rows} == {*TOPICS, "none"}
-
-
-def test_when_prompt_file_read_then_benign_and_personal_matter_prompts_become_binary_rows(tmp_path):
-    path = tmp_path / "prompts_x.jsonl"
-    path.write_text("\n".join(json.dumps(r) for r in [
-        {"id": "x1", "text": "How many sick days do we get?", "sensitive": False, "kind": "benign"},
-        {"id": "x2", "text": "Is Ilse Brandt off sick again?", "sensitive": True, "kind": "personal_matter"},
-        {"id": "x3", "text": "My IBAN is NL00 TEST 0000 0000 00", "sensitive": True, "kind": "identifier"},
-        {"id": "x4", "text": "What is our parental leave policy?", "sensitive": False},  # no kind: benign
-        {"id": "x5", "text": "her card is 5500 0000 0000 0004", "sensitive": True},  # no kind: skipped
-    ]) + "\n", encoding="utf-8")
-
-    rows = load_prompt_rows(path)
-
-    assert [(r["id"], r["positive"]) for r in rows] == [("prompts_x:x1", False), ("prompts_x:x2", True),
-                                                          ("prompts_x:x4", False)]
-
-
-def test_when_prompt_row_lacks_a_field_then_error_names_the_line(tmp_path):
-    path = tmp_path / "bad.jsonl"
-    path.write_text('{"id": "x1", "text": "hello"}\n', encoding="utf-8")
-
-    with pytest.raises(ValueError, match="bad.jsonl:1: .*needs id, text and sensitive"):
-        load_prompt_rows(path)
-
-
-def test_when_inputs_hashed_then_every_file_counts(tmp_path):
-    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
-    a.write_text("a\n"), b.write_text("b\n")
-
-    assert inputs_sha256(a) == file_sha256(a)
-    assert inputs_sha256(a, [b]) != inputs_sha256(a) != inputs_sha256(b, [a]) != inputs_sha256(a, [b])
 
 
 @pytest.mark.parametrize(
@@ -101,8 +61,6 @@ def test_when_text_split_then_sentences_keep_decimals(text, sentences):
         ("Has Wilhelmina been signed off sick with pneumonia again?", "health"),
         # (the model retrained with the topic `home` scores "What salary is Arvid Lindgren on?" 0.38, below
         # its weak threshold; the detector still finds it: a name next to "salary", named_person_with_compensation_topic)
-        # (retrained with the tuning prompts, "How much does Arvid Lindgren earn?" scores 0.45: above the detector's
-        # weak threshold, 0.40 in routing/recognizers.yaml, below the model's own, 0.465)
         ("How much does Arvid Lindgren earn?", "pay_debt"),
         ("Which engineers were named in the harassment inquiry?", "investigation"),
         ("Is it true that Maelle was arrested for shoplifting?", "legal"),
@@ -110,11 +68,10 @@ def test_when_text_split_then_sentences_keep_decimals(text, sentences):
 )
 def test_when_someones_matter_then_scored_above_the_weak_threshold(classifier_embedder, text, topic):
     model = PersonalMatterModel.load(MODEL)
-    configured = yaml.safe_load(RECOGNIZERS.read_text(encoding="utf-8"))["personal_matters"].get("weak_threshold")
 
     [best] = score_texts(model, classifier_embedder.embed, [text])
 
-    assert best.score >= (configured or model.weak_threshold) and best.topic == topic, best
+    assert best.score >= model.weak_threshold and best.topic == topic, best
 
 
 @pytest.mark.slow
