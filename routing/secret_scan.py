@@ -4,7 +4,8 @@
 routing/recognizers.yaml) line by line with its standard false-positive filters (UUIDs, sequential
 strings, templated values such as ``${TOKEN}``, indirect references) and returns where each secret
 value sits. `credential_recognizer` wraps it (and the other secret finders: seed phrases, dictated
-secrets) as a Presidio recognizer of entity CREDENTIAL; placeholder values are dropped later by `detection_config.keep_credential` like every CREDENTIAL finding.
+secrets) as a Presidio recognizer of entity CREDENTIAL; placeholder values are dropped later by
+`detection_config.keep_credential` like every CREDENTIAL finding.
 
 detect-secrets keeps its settings in a process-global object: scans hold `_LOCK` and run inside
 `transient_settings`, which restores the previous settings afterwards. Verification plugins
