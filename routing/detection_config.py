@@ -338,16 +338,21 @@ _NOT_A_PHONE = re.compile(r"\d+[.,]\d+|(?:19|20)\d\d[-./]\d{1,2}[-./]\d{1,2}"
 # (phone=, mobile_number=, tel_no=, contactPhone= keep their phones)
 _LOG_FIELD = re.compile(r"(?<![\w.-])(?![\w.-]*(?i:phone|tel|mobile|cell|fax|contact|whatsapp|msisdn|number|num|nr|no\b))"
                         r"[A-Za-z_][\w.-]*=$")
+# a code's letters and a dash right before the digits: the digits are the code's tail (CVE-2024-3094, INV-2026-0412)
+_CODE_PREFIX = re.compile(r"(?<![\w-])[A-Za-z][A-Za-z\d]*-$")
 
 
 def keep_phone(text: str, start: int, end: int) -> bool:
     """False for decimals such as 1234567.891, dates such as 2024-11-04 or 20241104 that phone parsers
-    accept, the value of a log or query field that is not a phone's (``offset=99213455``), and digits
-    inside an IPv4 address (194.252.83.110)."""
+    accept, the value of a log or query field that is not a phone's (``offset=99213455``), the digits of a
+    code (``CVE-2024-3094``), fewer than 7 digits (short numbers and table figures that phone parsers accept
+    for some regions: "03063", "132900"), and digits inside an IPv4 address (194.252.83.110)."""
     value = text[start:end].strip()
     if _NOT_A_PHONE.fullmatch(value):
         return False
-    if _LOG_FIELD.search(text[max(0, start - 40):start]):
+    if re.fullmatch(r"[\d\s().+/-]+", value) and sum(ch.isdigit() for ch in value) < 7:
+        return False
+    if _LOG_FIELD.search(text[max(0, start - 40):start]) or _CODE_PREFIX.search(text[max(0, start - 20):start]):
         return False
     while start > 0 and (text[start - 1].isdigit() or text[start - 1] == "."):
         start -= 1

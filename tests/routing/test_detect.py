@@ -36,6 +36,8 @@ POSITIVES = [
     ("-----BEGIN RSA PRIVATE KEY----- MIIEow", "CREDENTIAL", R),
     ("What is the leave balance of EMP-20931?", "EMPLOYEE_ID", C),
     ("employee id 44817 needs a new badge", "EMPLOYEE_ID", C),
+    ("swap the rota for emp# 007215 and his team lead", "EMPLOYEE_ID", C),  # the abbreviation and a hash
+    ("which team is emp no. 62094 on?", "EMPLOYEE_ID", C),
     ("When does Project Nightjar close?", "PROJECT_CODENAME", C),
     ("status of project bluefin due diligence", "PROJECT_CODENAME", C),
     ("Halcyon budget for Q3", "PROJECT_CODENAME", C),

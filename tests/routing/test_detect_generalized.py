@@ -278,6 +278,7 @@ def test_when_document_passage_then_personal_matter_needs_a_named_person(detecto
     ("kargo takip numarası 4418 2290 57 iki gündür aynı yerde, normal mi?", False),  # Turkish "tracking number"
     ("DHL waybill 5531209876 says on hold, is that customs?", False),
     ("the clinic's main switchboard is 020 7946 0123, put it in the footer", False),  # a public line
+    ("does the fix for CVE-2021-4428 need a restart of the gateway?", False),  # a code, not a phone
 ])
 def test_when_a_record_word_names_the_number_then_it_is_not_a_phone(detector, text, sensitive):
     detection = detector.classify(text)
@@ -297,6 +298,9 @@ def test_when_a_record_word_names_the_number_then_it_is_not_a_phone(detector, te
     ("l'adresse de notre bureau : 18 rue des Carmes, 31000 Toulouse, pour le courrier", False, False),
     ("our Oslo office at 5 Fjordgata, Tjuvholmen Square, needs a new door sign", False, False),  # a place, not a person
     ("the summit dinner is at Ruth Galloway's house, 3 Wool Lane, York YO1 7EP", False, True),  # someone's home
+    ("the bundle is 40 GB for 12.50 a month, deliver a comparison table", False, False),  # a price
+    ("courier ref 1Z 482 BB7 03 5521 9904 was left at the depot", False, False),  # a parcel code
+    ("send the parcel to 91 Ostbahnhofweg 12 by Friday", False, True),     # a street between two numbers
 ])
 def test_when_business_place_named_next_to_an_address_then_demoted_unless_someone_lives_there(
         detector, text, as_passage, sensitive):

@@ -160,6 +160,20 @@ def test_when_phone_is_decimal_then_dropped(value, kept):
 
 
 @pytest.mark.parametrize("text, span, kept", [
+    ("patch for CVE-2023-4863 in libwebp", "2023-4863", False),     # the tail of a code
+    ("credit note CN-2025-7719 was issued", "2025-7719", False),
+    ("ring her on 2025 7719 after lunch", "2025 7719", True),       # digits of their own
+    ("weekly totals 88120, 90455, 101230", "101230", False),        # six digits: a figure, not a phone
+    ("press 4 then dial 06412", "06412", False),                    # a short number
+    ("my cell is 555-0187", "555-0187", True),                      # seven digits
+])
+def test_when_digits_are_a_codes_tail_or_too_short_then_not_a_phone(text, span, kept):
+    start = text.index(span)
+
+    assert keep_phone(text, start, start + len(span)) is kept
+
+
+@pytest.mark.parametrize("text, span, kept", [
     ("blocked at 194.252.83.110 again", "194.252.83", False),     # digits inside an IPv4 address
     ("ring 503.555.0130 today", "503.555.0130", True),            # a dotted phone number is not an address
 ])
