@@ -363,7 +363,7 @@ class PresidioDetector:
             return (keep_person(text, start, end, self.config.person_filter) and not _lone_non_noun(artifacts, start, end)
                     and not is_place_name(text[start:end]))
         if entity == "PHONE_NUMBER":
-            return keep_phone(text, start, end)
+            return keep_phone(text, start, end, self.config.phone_regions)
         if entity == "CREDENTIAL":
             return keep_credential(text, start, end, self.config.credential_placeholders)
         if entity == "EMAIL_ADDRESS":

@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Literal
 
+import phonenumbers
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
@@ -228,6 +229,14 @@ class DetectionConfig(BaseModel):
     def threshold(self, entity: str) -> float:
         return self.thresholds.get(entity, self.default_threshold)
 
+    @property
+    def phone_regions(self) -> tuple[str, ...]:
+        """The regions whose numbering plans the PhoneRecognizer reads (its `supported_regions`)."""
+        for spec in self.predefined:
+            if spec.name == "PhoneRecognizer":
+                return tuple(str(region) for region in spec.kwargs.get("supported_regions", ()))  # type: ignore[attr-defined]
+        return ()
+
 
 # A value that names where the secret comes from instead of being one: ${DB_PASSWORD}, {{ token }},
 # %(password)s, <token>, an upper-case variable name without digits (REPLACE_ME, PASSWORD), the bare word
@@ -342,13 +351,42 @@ _LOG_FIELD = re.compile(r"(?<![\w.-])(?![\w.-]*(?i:phone|tel|mobile|cell|fax|con
 _CODE_PREFIX = re.compile(r"(?<![\w-])[A-Za-z][A-Za-z\d]*-$")
 
 
-def keep_phone(text: str, start: int, end: int) -> bool:
+# a business's line, never a person's: toll-free, premium-rate, shared-cost and universal-access numbers
+_BUSINESS_LINES = frozenset({phonenumbers.PhoneNumberType.TOLL_FREE, phonenumbers.PhoneNumberType.PREMIUM_RATE,
+                             phonenumbers.PhoneNumberType.SHARED_COST, phonenumbers.PhoneNumberType.UAN})
+# a person's: a mobile (Japan's 090 mobiles are premium-rate 0900 lines in other plans) or a personal number
+_PERSONAL_LINES = frozenset({phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+                             phonenumbers.PhoneNumberType.PERSONAL_NUMBER, phonenumbers.PhoneNumberType.PAGER})
+
+
+def is_business_line(value: str, regions: Sequence[str]) -> bool:
+    """True when most of the plans that accept `value` (libphonenumber's, one per region in `regions`) make it a
+    toll-free, premium-rate, shared-cost or universal-access line and none makes it a mobile or personal number:
+    "1-800-225-5345" (toll-free in the US, CA, IN and SG, shared-cost in DE, a landline only in AT), not
+    "090-0000-3381" (a mobile in Japan). A number with ``+`` or ``00`` is read in its own country's plan only.
+    The prefixes of such lines are reserved alike in most plans; a landline is rarely one anywhere else."""
+    value = value.strip()
+    if value.startswith("00"):
+        value = "+" + value[2:]
+    kinds = []
+    for region in [None] if value.startswith("+") else regions:
+        try:
+            number = phonenumbers.parse(value, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(number):
+            kinds.append(phonenumbers.number_type(number))
+    return 2 * sum(kind in _BUSINESS_LINES for kind in kinds) > len(kinds) > 0 and not _PERSONAL_LINES.intersection(kinds)
+
+
+def keep_phone(text: str, start: int, end: int, regions: Sequence[str] = ()) -> bool:
     """False for decimals such as 1234567.891, dates such as 2024-11-04 or 20241104 that phone parsers
     accept, the value of a log or query field that is not a phone's (``offset=99213455``), the digits of a
     code (``CVE-2024-3094``), fewer than 7 digits (short numbers and table figures that phone parsers accept
-    for some regions: "03063", "132900"), and digits inside an IPv4 address (194.252.83.110)."""
+    for some regions: "03063", "132900"), a business line (`is_business_line` in `regions`' plans), and digits
+    inside an IPv4 address (194.252.83.110)."""
     value = text[start:end].strip()
-    if _NOT_A_PHONE.fullmatch(value):
+    if _NOT_A_PHONE.fullmatch(value) or is_business_line(value, regions):
         return False
     if re.fullmatch(r"[\d\s().+/-]+", value) and sum(ch.isdigit() for ch in value) < 7:
         return False

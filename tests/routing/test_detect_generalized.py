@@ -279,6 +279,8 @@ def test_when_document_passage_then_personal_matter_needs_a_named_person(detecto
     ("DHL waybill 5531209876 says on hold, is that customs?", False),
     ("the clinic's main switchboard is 020 7946 0123, put it in the footer", False),  # a public line
     ("does the fix for CVE-2021-4428 need a restart of the gateway?", False),  # a code, not a phone
+    ("the vendor's helpdesk is +1 800 555 0147, ask them for the RMA form", False),  # a toll-free line
+    ("text Jonas on 090-4471-2093 when the van arrives", True),                # a Japanese mobile
 ])
 def test_when_a_record_word_names_the_number_then_it_is_not_a_phone(detector, text, sensitive):
     detection = detector.classify(text)

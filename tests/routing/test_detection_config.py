@@ -15,6 +15,7 @@ from routing.detection_config import (
     demote,
     escalate,
     escalation_windows,
+    is_business_line,
     is_filler_number,
     is_role_email,
     is_time_field_value,
@@ -171,6 +172,28 @@ def test_when_digits_are_a_codes_tail_or_too_short_then_not_a_phone(text, span, 
     start = text.index(span)
 
     assert keep_phone(text, start, start + len(span)) is kept
+
+
+@pytest.mark.parametrize("value, business", [
+    ("+1 800 555 0147", True),        # toll-free, in its own country's plan
+    ("1-877-555-0163", True),         # toll-free in most plans that accept it, a mobile in none
+    ("+44 800 915 2207", True),
+    ("(415) 555-0162", False),        # a landline
+    ("090-4471-2093", False),         # a mobile in Japan (a premium-rate 0900 line elsewhere)
+    ("+81 90 4471 2093", False),
+    ("07700 900418", False),
+])
+def test_when_most_plans_make_a_number_a_toll_free_line_and_none_a_mobile_then_a_business_line(value, business):
+    assert is_business_line(value, DetectionConfig.from_yaml(RECOGNIZERS).phone_regions) is business
+
+
+def test_when_phone_is_a_business_line_then_dropped():
+    text = "the vendor's helpdesk is +1 800 555 0147, ask for the RMA form"
+    start = text.index("+1")
+    regions = DetectionConfig.from_yaml(RECOGNIZERS).phone_regions
+
+    assert keep_phone(text, start, start + len("+1 800 555 0147"), regions) is False
+    assert keep_phone("call me on +1 415 555 0162", 11, 26, regions) is True
 
 
 @pytest.mark.parametrize("text, span, kept", [
