@@ -43,7 +43,7 @@ from routing.detection_config import (
 )
 from routing.errors import DetectionError
 from routing.findings import Detection, Finding
-from routing.first_names import common_words, first_names
+from routing.first_names import common_words, first_names, is_common_word
 from routing.levels import Level
 from routing.normalize import Normalized, normalize
 from routing.personal_matters import Embed, PersonalMatterModel, score_texts
@@ -560,6 +560,7 @@ def _name_candidate_recognizer(config: DetectionConfig, language: str) -> Any:
                 first_names(rules.max_zipf_lowercase)
                 first_names(rules.max_zipf_capitalised)
             common_words(())
+            is_common_word("warm", rules.max_zipf_lowercase)
             place_names()
 
         def analyze(self, text, entities, nlp_artifacts=None):  # noqa: ANN001 - Presidio's signature
@@ -573,7 +574,7 @@ def _name_candidate_recognizer(config: DetectionConfig, language: str) -> Any:
                     run.append(token)
                     continue
                 lone = (len(run) == 1 and rules.single_token and _name_position(run[0]) and run[0].lower_ not in common
-                        and not is_place_name(run[0].text))
+                        and not is_place_name(run[0].text) and not is_common_word(run[0].text, rules.max_zipf_lowercase))
                 if lone or rules.min_tokens <= len(run) <= rules.max_tokens:
                     start, end = run[0].idx, run[-1].idx + len(run[-1].text)
                     if looks_like_name(text[start:end], person) and keep_person(text, start, end, person):

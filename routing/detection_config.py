@@ -121,7 +121,8 @@ class NameCandidates(BaseModel):
     score: float = 0.5
     min_tokens: int = 2
     max_tokens: int = 4
-    single_token: bool = True  # also one capitalised PROPN that does not start a sentence ("for Gustavo,")
+    single_token: bool = True  # also one capitalised PROPN that does not start a sentence ("for Gustavo,"), unless it is
+    # an English word as frequent as `max_zipf_lowercase` that no Faker locale has as a name ("Total", "Unit")
     # one token that is a first name (routing/first_names.py), in any case, unless it is also a word
     # this frequent (wordfreq Zipf): "my report steven", "complaints against Kenji"
     first_names: bool = True

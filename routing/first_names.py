@@ -44,6 +44,16 @@ def common_words(words: Iterable[str]) -> frozenset[str]:
     return frozenset() if best == "en" else tops[best]
 
 
+def is_common_word(word: str, min_zipf: float) -> bool:
+    """True for an English word at least this frequent (wordfreq Zipf) that no Faker locale has as a first or a
+    last name: capitalised in a form, a table or a log, "Total", "Unit" or "Notes" is not anyone's name, while
+    "Grace", "Baker" or "Young" can be."""
+    from wordfreq import zipf_frequency
+
+    lower = word.lower()
+    return zipf_frequency(lower, "en") >= min_zipf and lower not in faker_names(_NAME_ATTRIBUTES + ("last_names",))
+
+
 @lru_cache(maxsize=1)
 def _top_words() -> dict[str, frozenset[str]]:
     from wordfreq import top_n_list
@@ -71,4 +81,4 @@ def faker_names(attributes: tuple[str, ...]) -> frozenset[str]:
     return frozenset(names)
 
 
-__all__ = ["common_words", "faker_names", "first_names"]
+__all__ = ["common_words", "faker_names", "first_names", "is_common_word"]

@@ -357,6 +357,9 @@ def test_when_address_with_house_number_and_postcode_then_confidential(detector,
         ("is Marisol Quint still in arrears on the relocation advance?", True),  # named person + debt
         ("remind Marisol that we owe the vendor an answer by friday", False),     # "owe", not money
         ("nominate Teodor for the team award, he rebuilt the deploy pipeline", False),  # named, ordinary work
+        ('Traceback (most recent call last):\n  File "svc/jobs.py", line 88, in run\n    raise ValueError('
+         '"salary band missing for grade 7")', False),                           # "File" is no one's name
+        ("the complaint about Baker from the night shift is back, he was drunk on duty again", True),  # a surname
     ],
 )
 def test_when_personal_matter_then_confidential_unless_general_policy(detector, text, sensitive):

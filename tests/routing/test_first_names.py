@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from routing.first_names import common_words, first_names
+from routing.first_names import common_words, first_names, is_common_word
 
 
 @pytest.mark.parametrize("word, limit, expected", [
@@ -37,3 +37,12 @@ def test_when_text_language_guessed_then_its_commonest_words_returned(words, com
 @pytest.mark.parametrize("words", ["how many days does will have left".split(), []])
 def test_when_text_is_english_or_empty_then_no_words_are_ruled_out(words):
     assert common_words(words) == frozenset()  # English names ("Will") are judged by frequency alone
+
+
+@pytest.mark.parametrize("word, common", [
+    ("Total", True), ("Notes", True), ("Container", True),   # frequent words that are no one's name
+    ("Baker", False), ("Young", False), ("Grace", False),     # frequent words that are also surnames or first names
+    ("Okonkwo", False), ("Kunsthaus", False),                 # rare words: not ruled out here
+])
+def test_when_word_is_frequent_and_no_ones_name_then_common(word, common):
+    assert is_common_word(word, 4.0) is common
