@@ -234,8 +234,9 @@ class DetectionConfig(BaseModel):
     def phone_regions(self) -> tuple[str, ...]:
         """The regions whose numbering plans the PhoneRecognizer reads (its `supported_regions`)."""
         for spec in self.predefined:
-            if spec.name == "PhoneRecognizer":
-                return tuple(str(region) for region in spec.kwargs.get("supported_regions", ()))  # type: ignore[attr-defined]
+            regions = spec.kwargs.get("supported_regions")
+            if spec.name == "PhoneRecognizer" and isinstance(regions, (list, tuple)):
+                return tuple(str(region) for region in regions)
         return ()
 
 
