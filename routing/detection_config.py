@@ -351,6 +351,7 @@ _LOG_FIELD = re.compile(r"(?<![\w.-])(?![\w.-]*(?i:phone|tel|mobile|cell|fax|con
                         r"[A-Za-z_][\w.-]*=$")
 # a code's letters and a dash right before the digits: the digits are the code's tail (CVE-2024-3094, INV-2026-0412)
 _CODE_PREFIX = re.compile(r"(?<![\w-])[A-Za-z][A-Za-z\d]*-$")
+_DIGITS_AND_SEPARATORS = re.compile(r"[\d\s().+/-]+")
 
 
 # a business's line, never a person's: toll-free, premium-rate, shared-cost and universal-access numbers
@@ -388,9 +389,9 @@ def keep_phone(text: str, start: int, end: int, regions: Sequence[str] = ()) -> 
     for some regions: "03063", "132900"), a business line (`is_business_line` in `regions`' plans), and digits
     inside an IPv4 address (194.252.83.110)."""
     value = text[start:end].strip()
-    if _NOT_A_PHONE.fullmatch(value) or is_business_line(value, regions):
+    if _NOT_A_PHONE.fullmatch(value):
         return False
-    if re.fullmatch(r"[\d\s().+/-]+", value) and sum(ch.isdigit() for ch in value) < 7:
+    if _DIGITS_AND_SEPARATORS.fullmatch(value) and sum(ch.isdigit() for ch in value) < 7:
         return False
     if _LOG_FIELD.search(text[max(0, start - 40):start]) or _CODE_PREFIX.search(text[max(0, start - 20):start]):
         return False
@@ -398,7 +399,9 @@ def keep_phone(text: str, start: int, end: int, regions: Sequence[str] = ()) -> 
         start -= 1
     while end < len(text) and (text[end].isdigit() or text[end] == "."):
         end += 1
-    return re.fullmatch(r"\d{1,3}(?:\.\d{1,3}){3}", text[start:end].strip(".")) is None
+    if re.fullmatch(r"\d{1,3}(?:\.\d{1,3}){3}", text[start:end].strip(".")):
+        return False
+    return not is_business_line(value, regions)  # last: it parses the number in every region's plan
 
 
 def keep_person(text: str, start: int, end: int, rules: PersonFilter) -> bool:

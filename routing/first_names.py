@@ -19,6 +19,8 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 _NAME_ATTRIBUTES = ("first_names", "first_names_male", "first_names_female", "first_names_nonbinary")
+# first and last names (some locales keep gendered lists of last names)
+PERSON_NAME_ATTRIBUTES = (*_NAME_ATTRIBUTES, "last_names", "last_names_male", "last_names_female")
 
 
 @lru_cache(maxsize=4)
@@ -51,7 +53,7 @@ def is_common_word(word: str, min_zipf: float) -> bool:
     from wordfreq import zipf_frequency
 
     lower = word.lower()
-    return zipf_frequency(lower, "en") >= min_zipf and lower not in faker_names(_NAME_ATTRIBUTES + ("last_names",))
+    return zipf_frequency(lower, "en") >= min_zipf and lower not in faker_names(PERSON_NAME_ATTRIBUTES)
 
 
 @lru_cache(maxsize=1)
@@ -81,4 +83,4 @@ def faker_names(attributes: tuple[str, ...]) -> frozenset[str]:
     return frozenset(names)
 
 
-__all__ = ["common_words", "faker_names", "first_names", "is_common_word"]
+__all__ = ["PERSON_NAME_ATTRIBUTES", "common_words", "faker_names", "first_names", "is_common_word"]

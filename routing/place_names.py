@@ -12,10 +12,7 @@ import os
 import re
 from functools import lru_cache
 
-from routing.first_names import faker_names
-
-_NAME_ATTRIBUTES = ("first_names", "first_names_male", "first_names_female", "first_names_nonbinary",
-                    "last_names", "last_names_male", "last_names_female")
+from routing.first_names import PERSON_NAME_ATTRIBUTES, faker_names
 
 
 def is_place_name(span: str) -> bool:
@@ -39,7 +36,7 @@ def place_names() -> frozenset[str]:
             for by_language in (v for v in table.values() if isinstance(v, dict)):
                 for description in by_language.values():
                     places.update(p.strip().lower() for p in description.split(",") if " " not in p.strip())
-    return frozenset(p for p in places if len(p) > 2 and p.isalpha()) - faker_names(_NAME_ATTRIBUTES)
+    return frozenset(p for p in places if len(p) > 2 and p.isalpha()) - faker_names(PERSON_NAME_ATTRIBUTES)
 
 
 __all__ = ["is_place_name", "place_names"]
