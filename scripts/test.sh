@@ -9,8 +9,15 @@ RAG=.venv/bin/rag
 # Eval gates on a throw-away index (never the user's .rag): thresholds in evals/thresholds.yaml fail CI.
 eval_home=$(mktemp -d "${TMPDIR:-/tmp}/rag-eval.XXXXXX")
 trap 'rm -rf "$eval_home"' EXIT
-# Retrieval, multi-hop, routing, and the native answers suite on the fast `tiny` profile (SmolLM2-135M).
-RAG_MODEL_PROFILE=tiny RAG_HOME="$eval_home" $RAG eval --suite retrieval --suite multihop --suite routing \
+# The routing gates (~10k prompts over 30 sets, one core for ~17 min) run in the background beside the
+# other evals, on their own index and report; their log is printed and their status checked after.
+mkdir -p reports
+OMP_NUM_THREADS=1 RAG_MODEL_PROFILE=tiny RAG_HOME="$eval_home/routing" $RAG eval --suite routing \
+  --report reports/eval-routing > reports/eval-routing.log 2>&1 &
+routing_pid=$!
+trap 'kill "$routing_pid" 2>/dev/null || true; rm -rf "$eval_home"' EXIT
+# Retrieval, multi-hop and the native answers suite on the fast `tiny` profile (SmolLM2-135M).
+RAG_MODEL_PROFILE=tiny RAG_HOME="$eval_home" $RAG eval --suite retrieval --suite multihop \
   --suite answers --sample 30 --report reports/eval
 squad=../shared/datasets/squad-v2-dev-5-articles.json
 if [ -f "$squad" ]; then
@@ -26,6 +33,11 @@ if [ -f "$squad" ]; then
 else
   echo "note: $squad not found; SQuAD eval skipped" >&2
 fi
+
+routing_status=0
+wait "$routing_pid" || routing_status=$?
+cat reports/eval-routing.log
+[ "$routing_status" -eq 0 ] || exit "$routing_status"
 
 # The whole suite: unit, slow (real embedder, Presidio, llama.cpp) and vllm (real server, started by a fixture).
 .venv/bin/pytest -q -m "" tests "$@"
