@@ -255,15 +255,19 @@ def keep_credential(text: str, start: int, end: int, placeholders: Iterable[str]
     """False for documented placeholders such as sk_test_EXAMPLEONLY or <your-token>: a placeholder
     word and no digit (real secrets are random, so they practically always contain digits; a value such
     as AKIA...EXAMPLE with digits is kept: fail closed); for templated values such as
-    ``password: ${DB_PASSWORD}``, ``${DB_PASSWORD:?set it}`` or ``postgres://USER:PASSWORD@HOST``; and for an
-    API object's id as an id field's value (``"id": "evt_3QxT7f..."``)."""
+    ``password: ${DB_PASSWORD}``, ``${DB_PASSWORD:?set it}`` or ``postgres://USER:PASSWORD@HOST``; for an
+    API object's id as an id field's value (``"id": "evt_3QxT7f..."``); and for a private key's
+    header with no key material after it."""
     span = text[start:end]
     secret = _credential_value(span).strip("\"'`")
     if _TEMPLATED_VALUE.fullmatch(secret) or _inside_shell_expansion(text, start):
         return False
     if _OBJECT_ID.fullmatch(secret) and _ID_FIELD.search(text[max(0, start - 30):start]):
         return False
-    if _MASKED.search(secret) or _PUBLIC_MATERIAL.search(text[max(0, start - 80):start]) or _is_base64_prose(span.strip()):
+    if _MASKED.search(secret) or _PUBLIC_MATERIAL.search(text[max(0, start - 80):start]) or _is_encoded_text(span.strip()):
+        return False
+    header = _PRIVATE_KEY_HEADER.search(text, max(0, start - 5), min(len(text), end + 40))
+    if header and header.start() < end and not _KEY_BODY.match(text, header.end()):
         return False
     token_start = start - len(_TOKEN_TAIL.search(text, max(0, start - 200), start).group(0))
     if _DOCUMENTED_EXAMPLE.search(secret) or _SECRET_REFERENCE.search(text, token_start, end):
@@ -284,6 +288,10 @@ _TOKEN_TAIL = re.compile(r"\S*\Z")  # the part of the value's whitespace-delimit
 # lookup or KV path, a 1Password reference, a GCP Secret Manager or Azure Key Vault secret name
 _SECRET_REFERENCE = re.compile(r"arn:aws[\w-]*:(?:secretsmanager|ssm):|hashi_vault|\b(?:kv|secret)/data/|op://"
                                r"|projects/[\w-]+/secrets/|\.vault\.azure\.net/secrets/")
+# a private key's header, and the key material that must follow it for a key to be there (after the optional
+# "Proc-Type:"/"DEK-Info:" lines): the header alone ("what is the -----BEGIN RSA PRIVATE KEY----- line?") is a format
+_PRIVATE_KEY_HEADER = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----")
+_KEY_BODY = re.compile(r"(?:\s*[A-Za-z-]+:[^\n]*)*\s*[A-Za-z0-9+/=]{16,}")
 # a masked value ("sk-proj-****3fQa", "app_rw:***@host"): what is left of a secret after redaction
 _MASKED = re.compile(r"[*•●]{3,}|x{6,}", re.IGNORECASE)
 # right before the value: a public key's type ("ssh-ed25519 AAAA..."), an open public-key or certificate
@@ -293,15 +301,23 @@ _PUBLIC_MATERIAL = re.compile(r"(?:ssh-(?:rsa|ed25519|dss)|ecdsa-sha2-nistp\d+|s
                               r"|(?i:sha(?:1|224|256|384|512)|md5)[-:]$")
 
 
-def _is_base64_prose(value: str) -> bool:
-    """True for base64 that decodes to ordinary text: printable words with spaces ("SGVsbG8gZnJvbS...")."""
-    if len(value) < 16 or not re.fullmatch(r"[A-Za-z0-9+/]+={0,2}", value):
+def _is_encoded_text(value: str) -> bool:
+    """True for base64 that decodes to ordinary text: printable words with spaces ("SGVsbG8gZnJvbS..."), or
+    a JSON object that names no secret (a JWT's header ``{"alg":"HS256","typ":"JWT"}``, a test payload):
+    an encoding of readable data, where a secret is random bytes."""
+    if len(value) < 16 or not re.fullmatch(r"[A-Za-z0-9+/_-]+={0,2}", value):
         return False
     try:
-        decoded = base64.b64decode(value + "=" * (-len(value) % 4), validate=True).decode("ascii")
+        decoded = base64.urlsafe_b64decode(value.replace("+", "-").replace("/", "_") + "=" * (-len(value) % 4)).decode("ascii")
     except (ValueError, UnicodeDecodeError):
         return False
-    return decoded.count(" ") >= 2 and all(ch.isprintable() for ch in decoded)
+    if not all(ch.isprintable() for ch in decoded):
+        return False
+    return decoded.count(" ") >= 2 or (decoded.startswith("{") and not _SECRET_WORDS.search(decoded))
+
+
+# words of a field that holds a secret, in an encoded JSON object
+_SECRET_WORDS = re.compile(r"(?i)pass|secret|token|key|auth|cred|private|pin\b")
 
 
 def _inside_shell_expansion(text: str, start: int) -> bool:
@@ -313,11 +329,12 @@ def _inside_shell_expansion(text: str, start: int) -> bool:
 
 def _credential_value(span: str) -> str:
     """The secret part of a credential span: the password of a URL's user:password@, else the text
-    after the first ``:`` or ``=``, else its last word."""
+    after the first ``:`` or ``=``, else after its first "is" or "was" ("2FA seed is EO4H M3J6 ... DZTK"),
+    else its last word."""
     url = re.match(r"[a-z][a-z0-9+.-]*://[^\s:/@]+:([^\s:/@]+)@", span)
     if url:
         return url.group(1)
-    separator = re.search(r"[:=]", span)
+    separator = re.search(r"[:=]|\s(?:is|was)\s", span)
     return span[separator.end():].strip() if separator else (span.split() or [span])[-1]
 
 
@@ -345,12 +362,15 @@ def is_time_field_value(text: str, start: int, end: int) -> bool:
 # a decimal, a date with separators or compact (2024-11-04, 20241104), or a UTC offset (+0000, -0530)
 _NOT_A_PHONE = re.compile(r"\d+[.,]\d+|(?:19|20)\d\d[-./]\d{1,2}[-./]\d{1,2}"
                           r"|(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])|[+-]\d{4}")
+# one digit after a dot: a table's figures ("412.3 388.1"), never a phone's group (503.555.0130, 01.23.45.67.89)
+_ONE_DECIMAL = re.compile(r"\d\.\d(?![\d.])")
 # a log or query field's key right before the value, unless the key names a phone or a number
 # (phone=, mobile_number=, tel_no=, contactPhone= keep their phones)
 _LOG_FIELD = re.compile(r"(?<![\w.-])(?![\w.-]*(?i:phone|tel|mobile|cell|fax|contact|whatsapp|msisdn|number|num|nr|no\b))"
                         r"[A-Za-z_][\w.-]*=$")
-# a code's letters and a dash right before the digits: the digits are the code's tail (CVE-2024-3094, INV-2026-0412)
-_CODE_PREFIX = re.compile(r"(?<![\w-])[A-Za-z][A-Za-z\d]*-$")
+# a code's letters and a dash right before the digits: the digits are the code's tail (CVE-2024-3094, INV-2026-0412);
+# or a group of letters and digits and a space: the tail of a code written in groups ("1Z 999 AA1 01 2345 6784")
+_CODE_PREFIX = re.compile(r"(?<![\w-])[A-Za-z][A-Za-z\d]*-$|(?<!\S)(?=[A-Za-z]*\d)(?=\d*[A-Za-z])[A-Za-z\d]{2,} $")
 _DIGITS_AND_SEPARATORS = re.compile(r"[\d\s().+/-]+")
 
 
@@ -383,13 +403,14 @@ def is_business_line(value: str, regions: Sequence[str]) -> bool:
 
 
 def keep_phone(text: str, start: int, end: int, regions: Sequence[str] = ()) -> bool:
-    """False for decimals such as 1234567.891, dates such as 2024-11-04 or 20241104 that phone parsers
-    accept, the value of a log or query field that is not a phone's (``offset=99213455``), the digits of a
-    code (``CVE-2024-3094``), fewer than 7 digits (short numbers and table figures that phone parsers accept
-    for some regions: "03063", "132900"), a business line (`is_business_line` in `regions`' plans), and digits
-    inside an IPv4 address (194.252.83.110)."""
+    """False for decimals such as 1234567.891 or figures such as "412.3 388.1", dates such as 2024-11-04
+    or 20241104 that phone parsers accept, the value of a log or query field that is not a phone's
+    (``offset=99213455``), the digits of a code (``CVE-2024-3094``, ``1Z 999 AA1 01 2345 6784``), fewer
+    than 7 digits (short numbers and table figures that phone parsers accept for some regions: "03063",
+    "132900"), a business line (`is_business_line` in `regions`' plans), digits inside an IPv4 address
+    (194.252.83.110), and a number written with "00" that no country's plan allows."""
     value = text[start:end].strip()
-    if _NOT_A_PHONE.fullmatch(value):
+    if _NOT_A_PHONE.fullmatch(value) or _ONE_DECIMAL.search(value):
         return False
     if _DIGITS_AND_SEPARATORS.fullmatch(value) and sum(ch.isdigit() for ch in value) < 7:
         return False
@@ -401,7 +422,18 @@ def keep_phone(text: str, start: int, end: int, regions: Sequence[str] = ()) -> 
         end += 1
     if re.fullmatch(r"\d{1,3}(?:\.\d{1,3}){3}", text[start:end].strip(".")):
         return False
+    if value.startswith("00") and not _possible_international(value):
+        return False
     return not is_business_line(value, regions)  # last: it parses the number in every region's plan
+
+
+def _possible_international(value: str) -> bool:
+    """True when "00" + digits is a number of a possible length in the country its code names ("0044 20 7946
+    0321"), not a reference that starts with zeros ("Ref 00482917")."""
+    try:
+        return phonenumbers.is_possible_number(phonenumbers.parse("+" + value[2:], None))
+    except phonenumbers.NumberParseException:
+        return False
 
 
 def keep_person(text: str, start: int, end: int, rules: PersonFilter) -> bool:
@@ -429,9 +461,12 @@ def looks_like_name(span: str, rules: PersonFilter) -> bool:
 
 
 def is_role_email(text: str, start: int, end: int, role_local_parts: Iterable[str]) -> bool:
-    """True for shared role mailboxes such as support@ or privacy@ (RFC 2142 style), not a person."""
+    """True for shared role mailboxes such as support@ or privacy@ (RFC 2142 style), not a person; also
+    when every part of the local part is a role word or a number ("hr-help@", "it.support@", "sales2@")."""
+    roles = {p.lower() for p in role_local_parts}
     local = text[start:end].split("@", 1)[0].lower()
-    return local in {p.lower() for p in role_local_parts}
+    parts = [p.rstrip("0123456789") for p in re.split(r"[-._+]", local)]
+    return local in roles or all(p in roles for p in parts if p) and any(parts)
 
 
 def escalate(findings: Sequence[Finding], rules: Sequence[EscalationRule], kind: str = "query") -> list[Finding]:

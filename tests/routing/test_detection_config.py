@@ -128,7 +128,9 @@ def test_when_person_span_then_filtered_by_shape_and_vocabulary(span, kept):
      ("password: Tr0ub4dor(3)", True), ("secret = read_secret('db')", False),
      ("AKIAIOSFODNN7EXAMPLE", False), ("aws_secret_access_key = Zq8vT2nLrX0pEXAMPLEKEY", False),  # doc samples
      ("arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/db-Q8fT2x", False),  # a reference, not the value
-     ("lookup('hashi_vault', 'secret=kv/data/payroll/db:password')", False), ("op://Infra/db/password", False)],
+     ("lookup('hashi_vault', 'secret=kv/data/payroll/db:password')", False), ("op://Infra/db/password", False),
+     ("MFA seed is KQ3T 7WXA PL2M RZNQ", True),  # groups after "is", the last one a capital word
+     ("the root password is PASSWORD", False)],
 )
 def test_when_credential_is_placeholder_then_dropped(value, kept):
     assert keep_credential(value, 0, len(value), ["example", "<", "your"]) is kept
@@ -147,6 +149,10 @@ def test_when_credential_is_placeholder_then_dropped(value, kept):
     ("fingerprint SHA256:q4Fz0k3x9LmN2pR7sT1vW8yB5c", "q4Fz0k3x9LmN2pR7sT1vW8yB5c", False),     # a hash
     ("decode U2hpcCB0aGUgcGFsbGV0cyBvbiBGcmlkYXk= please", "U2hpcCB0aGUgcGFsbGV0cyBvbiBGcmlkYXk=", False),  # prose
     ("password: cGFzc3dvcmQxMjM=", "password: cGFzc3dvcmQxMjM=", True),  # base64 of a password: no prose
+    ("header eyJhbGciOiJSUzI1NiIsImtpZCI6IjIwMjYtMTEifQ decodes to?", "eyJhbGciOiJSUzI1NiIsImtpZCI6IjIwMjYtMTEifQ",
+     False),                                                             # a JWT header: readable JSON
+    ("blob eyJ1c2VyIjoib3BzIiwicGFzc3dvcmQiOiJUcTghIn0=", "eyJ1c2VyIjoib3BzIiwicGFzc3dvcmQiOiJUcTghIn0=",
+     True),                                                              # JSON holding a password
     ("jwt_secret: SecretStr", "secret: SecretStr", False),                 # a type annotation
 ])
 def test_when_value_is_a_template_or_an_object_id_then_dropped(text, span, kept):
@@ -155,7 +161,8 @@ def test_when_value_is_a_template_or_an_object_id_then_dropped(text, span, kept)
 
 
 @pytest.mark.parametrize("value, kept", [("1234567.891", False), ("+1 415 555 0133", True), ("503.555.0130", True),
-                                          ("+0000", False), ("-0530", False)])  # UTC offsets
+                                          ("+0000", False), ("-0530", False),  # UTC offsets
+                                          ("512.7 498.2", False), ("01.23.45.67.89", True)])  # figures; a phone
 def test_when_phone_is_decimal_then_dropped(value, kept):
     assert keep_phone(value, 0, len(value)) is kept
 
@@ -167,6 +174,10 @@ def test_when_phone_is_decimal_then_dropped(value, kept):
     ("weekly totals 88120, 90455, 101230", "101230", False),        # six digits: a figure, not a phone
     ("press 4 then dial 06412", "06412", False),                    # a short number
     ("my cell is 555-0187", "555-0187", True),                      # seven digits
+    ("parcel 1Z 884 RB7 03 4471 2290 arrived", "03 4471 2290", False),  # the tail of a spaced code
+    ("room 4B, call 020 7946 0321 to book", "020 7946 0321", True),     # a word between code and number
+    ("taxi receipt Ref 00731904 total 22.10", "00731904", False),       # "00" but no country's length
+    ("call her on 0044 20 7946 0321 tonight", "0044 20 7946 0321", True),
 ])
 def test_when_digits_are_a_codes_tail_or_too_short_then_not_a_phone(text, span, kept):
     start = text.index(span)
@@ -206,9 +217,18 @@ def test_when_phone_digits_sit_inside_an_ip_address_then_dropped(text, span, kep
     assert keep_phone(text, start, start + len(span)) is kept
 
 
-@pytest.mark.parametrize("email, role", [("support@acme.example", True), ("jane.doe@acme.example", False)])
+@pytest.mark.parametrize("email, role", [
+    ("support@acme.example", True),
+    ("jane.doe@acme.example", False),
+    ("it-support@acme.example", True),       # every part a role word
+    ("press.emea2@acme.example", False),     # "emea" is no role word
+    ("support.jane@acme.example", False),    # a person's name in it
+    ("hr-help@acme.example", True),
+    ("sales2@acme.example", True),           # a role word and a number
+    ("2024@acme.example", False),
+])
 def test_when_role_mailbox_then_not_a_person(email, role):
-    assert is_role_email(email, 0, len(email), ["support", "press"]) is role
+    assert is_role_email(email, 0, len(email), ["support", "press", "it", "hr", "help", "sales"]) is role
 
 
 @pytest.mark.parametrize(
