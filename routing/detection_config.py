@@ -289,9 +289,10 @@ _TOKEN_TAIL = re.compile(r"\S*\Z")  # the part of the value's whitespace-delimit
 _SECRET_REFERENCE = re.compile(r"arn:aws[\w-]*:(?:secretsmanager|ssm):|hashi_vault|\b(?:kv|secret)/data/|op://"
                                r"|projects/[\w-]+/secrets/|\.vault\.azure\.net/secrets/")
 # a private key's header, and the key material that must follow it for a key to be there (after the optional
-# "Proc-Type:"/"DEK-Info:" lines): the header alone ("what is the -----BEGIN RSA PRIVATE KEY----- line?") is a format
+# "Proc-Type:"/"DEK-Info:" lines; base64, so not a lower-case word): the header alone ("what is the -----BEGIN RSA
+# PRIVATE KEY----- line?", "... KEY----- header vs ...") is a format
 _PRIVATE_KEY_HEADER = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----")
-_KEY_BODY = re.compile(r"(?:\s*[A-Za-z-]+:[^\n]*)*\s*[A-Za-z0-9+/=]{16,}")
+_KEY_BODY = re.compile(r"(?:\s*[A-Za-z-]+:[^\n]*)*\s*(?=[A-Za-z0-9+/=]*[A-Z0-9+/])[A-Za-z0-9+/=]{4,}")
 # a masked value ("sk-proj-****3fQa", "app_rw:***@host"): what is left of a secret after redaction
 _MASKED = re.compile(r"[*•●]{3,}|x{6,}", re.IGNORECASE)
 # right before the value: a public key's type ("ssh-ed25519 AAAA..."), an open public-key or certificate

@@ -248,10 +248,12 @@ def test_when_caps_runs_then_title_cased_with_same_length(text, expected):
 
 
 def test_when_shipped_config_loaded_then_every_escalated_entity_has_a_level():
+    from routing.detect import SPACED_NUMBER
+
     config = DetectionConfig.from_yaml(RECOGNIZERS)
 
     named = {e for rule in [*config.escalations, *config.demotions] for group in rule.when for e in group}
-    assert named <= set(config.levels) | CLASSIFIER_ENTITIES
+    assert named <= set(config.levels) | CLASSIFIER_ENTITIES | {SPACED_NUMBER}  # the normaliser's, levelled by its rule
     assert config.levels["US_SSN"] is Level.RESTRICTED and config.levels["PERSON"] is Level.INTERNAL
 
 
