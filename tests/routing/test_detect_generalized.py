@@ -546,52 +546,29 @@ def test_when_password_word_is_followed_by_a_mixed_value_then_restricted(detecto
     ("ingest leaks memory after the key rotation, ~350MB per hour until restart", False),       # a quantity and unit
     ("new password for the ops vault is 48-Harbour-lights!", True),                               # still a password
     ("auth token ~9fQ2kd#Lx7 leaked in the log, rotate it", True),                                # still a token
-])
-def test_when_number_word_compound_or_quantity_near_a_password_word_then_not_a_secret(detector, text, sensitive):
-    assert (detector.classify(text).level >= R) == sensitive, detector.classify(text).findings
-
-
-@pytest.mark.parametrize("text, sensitive", [
-    ("the account cert shows notBefore=Jun 7 09:30:00 2026 GMT, when does it expire?", False),  # a time
-    ("the account is 7 093 300 2026 at Nordbank", True),                                       # an account
-])
-def test_when_digits_run_into_a_time_then_not_an_identifier(detector, text, sensitive):
-    assert (detector.classify(text).level >= C) == sensitive, detector.classify(text).findings
-
-
-@pytest.mark.parametrize("text, sensitive", [
     ("VPNのパスワードは90日ごとに変更すべきですか？", False),                            # a policy question
     ("VPNのパスワードは Kaede_2026 です、内緒で", True),                              # a value in ASCII
     ("fix my .env:\nGITLAB_TOKEN=\nLOG_FORMAT=json_lines\nPORT=8081", False),       # an empty value
     ("connection reset by peer on worker-12 after the password rotation job, why?", False),  # a worker's name
     ("the password change moved the replica to cache.m7g.large, is that expected?", False),  # an instance type
     ("the wifi password is lantern-8842 for the guests", True),
-])
-def test_when_a_password_word_sits_near_policy_names_or_empty_values_then_not_a_secret(detector, text, sensitive):
-    assert (detector.classify(text).level >= R) == sensitive, detector.classify(text).findings
-
-
-@pytest.mark.parametrize("text, sensitive", [
-    ("the invoice number is six six one two zero four four nine, which supplier sent it?", False),  # a record's
-    ("her account number is six six one two zero four four nine, update the payroll file", True),
-])
-def test_when_spelled_digits_follow_a_business_record_word_then_public(detector, text, sensitive):
-    assert (detector.classify(text).level >= C) == sensitive, detector.classify(text).findings
-
-
-@pytest.mark.parametrize("text, sensitive", [
-    ("Halcyon Freight Ltd sent invoice INV-88120 twice, which one do we pay?", False),  # a supplier's name
-    ("the Halcyon budget moved to Q3, keep it off the all-hands deck", True),           # the code name
-    ("Project Halcyon Systems review is on Friday, draft the agenda", True),
-])
-def test_when_a_code_name_is_part_of_a_company_name_then_public(detector, text, sensitive):
-    assert (detector.classify(text).level >= C) == sensitive, detector.classify(text).findings
-
-
-@pytest.mark.parametrize("text, sensitive", [
     ("why does ssh say 'invalid format' for a file that starts -----BEGIN OPENSSH PRIVATE KEY----- ? no key pasted", False),
     ("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtz\n-----END OPENSSH PRIVATE KEY-----", True),
     ("-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,7F2A\n\nMIIEpAIBAAKCAQEA3Tz2mr7SZiAMfQyuvBjM9Oi", True),
 ])
-def test_when_a_private_key_header_has_no_key_after_it_then_not_a_secret(detector, text, sensitive):
+def test_when_a_password_word_sits_near_formats_names_quantities_or_empty_values_then_only_secrets_restricted(
+        detector, text, sensitive):
     assert (detector.classify(text).level >= R) == sensitive, detector.classify(text).findings
+
+
+@pytest.mark.parametrize("text, sensitive", [
+    ("the account cert shows notBefore=Jun 7 09:30:00 2026 GMT, when does it expire?", False),  # a time
+    ("the account is 7 093 300 2026 at Nordbank", True),                                       # an account
+    ("the invoice number is six six one two zero four four nine, which supplier sent it?", False),  # a record's
+    ("her account number is six six one two zero four four nine, update the payroll file", True),
+    ("Halcyon Freight Ltd sent invoice INV-88120 twice, which one do we pay?", False),  # a supplier's name
+    ("the Halcyon budget moved to Q3, keep it off the all-hands deck", True),           # the code name
+    ("Project Halcyon Systems review is on Friday, draft the agenda", True),
+])
+def test_when_a_number_or_code_name_belongs_to_a_time_record_or_company_then_not_confidential(detector, text, sensitive):
+    assert (detector.classify(text).level >= C) == sensitive, detector.classify(text).findings
