@@ -309,7 +309,8 @@ def _is_encoded_text(value: str) -> bool:
     if len(value) < 16 or not re.fullmatch(r"[A-Za-z0-9+/_-]+={0,2}", value):
         return False
     try:
-        decoded = base64.urlsafe_b64decode(value.replace("+", "-").replace("/", "_") + "=" * (-len(value) % 4)).decode("ascii")
+        padded = value.replace("+", "-").replace("/", "_") + "=" * (-len(value) % 4)
+        decoded = base64.urlsafe_b64decode(padded).decode("ascii")
     except (ValueError, UnicodeDecodeError):
         return False
     if not all(ch.isprintable() for ch in decoded):
@@ -467,7 +468,7 @@ def is_role_email(text: str, start: int, end: int, role_local_parts: Iterable[st
     roles = {p.lower() for p in role_local_parts}
     local = text[start:end].split("@", 1)[0].lower()
     parts = [p.rstrip("0123456789") for p in re.split(r"[-._+]", local)]
-    return local in roles or all(p in roles for p in parts if p) and any(parts)
+    return local in roles or (any(parts) and all(p in roles for p in parts if p))
 
 
 def escalate(findings: Sequence[Finding], rules: Sequence[EscalationRule], kind: str = "query") -> list[Finding]:
