@@ -272,7 +272,7 @@ def keep_credential(text: str, start: int, end: int, placeholders: Iterable[str]
     token_start = start - len(_TOKEN_TAIL.search(text, max(0, start - 200), start).group(0))
     if _DOCUMENTED_EXAMPLE.search(secret) or _SECRET_REFERENCE.search(text, token_start, end):
         return False
-    value = span.lower()
+    value = secret.lower()  # the secret part: "postgres://app:changeme@localhost:5432" has digits, "changeme" none
     return any(ch.isdigit() for ch in value) or not any(p.lower() in value for p in placeholders)
 
 

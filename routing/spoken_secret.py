@@ -27,7 +27,7 @@ WINDOW = 160
 # the Nordic languages. A bare "code" or "key" is too often an order, a postcode or a map key: only the
 # kinds of code and key that open something.
 SECRET_WORDS = (
-    r"password|passwort|kennwort|passcode|passphrase|pass phrase|pin code|pin|pwd|pw|contraseña|contrasena|clave"
+    r"password|passwort|kennwort|passcode|passphrase|pass phrase|pin code|pin|pwd|pw|login|contraseña|contrasena|clave"
     r"|senha|mot de passe|mdp|wachtwoord|parola d'ordine|parola chiave|hasło|haslo|şifre(?:si|m)?|sifre(?:si|m)?"
     r"|lösenord(?:et)?|losenord(?:et)?|passord(?:et)?|adgangskode(?:n)?|salasana"
     r"|(?:api|access|secret|wifi|wi-fi|network|wpa|wpa2|recovery|private|signing|encryption|master)\s+key"

@@ -555,6 +555,14 @@ def test_when_password_word_is_followed_by_a_mixed_value_then_restricted(detecto
     ("why does ssh say 'invalid format' for a file that starts -----BEGIN OPENSSH PRIVATE KEY----- ? no key pasted", False),
     ("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtz\n-----END OPENSSH PRIVATE KEY-----", True),
     ("-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,7F2A\n\nMIIEpAIBAAKCAQEA3Tz2mr7SZiAMfQyuvBjM9Oi", True),
+    ("workflow permissions: { id-token: write, contents: read } - enough for the OIDC login?", False),  # permissions
+    ("after login the callback URL is /cb#access_token=…&state=x1 (token cut out), why blank?", False),  # elided
+    ("ssh admin@10.20.30.40 fails since the password reset, which log do I read?", False),            # user@host
+    # a password word, then a colon in the same clause; a passphrase on ssh-keygen's command line; a PIN typed in
+    ("пароль от склада сменили, теперь такой: Берёза_7781 — перепиши сообщение", True),
+    ("ssh-keygen -t ed25519 -N 'orange kites at dawn 1984' -f ~/.ssh/ci_key asks again, why?", True),
+    ("when the alarm beeps, punch in 6 6 1 9 0 and press OFF, then close the door", True),
+    ("413907, that's the code from my authenticator, log in quickly", True),
 ])
 def test_when_a_password_word_sits_near_formats_names_quantities_or_empty_values_then_only_secrets_restricted(
         detector, text, sensitive):
@@ -569,6 +577,7 @@ def test_when_a_password_word_sits_near_formats_names_quantities_or_empty_values
     ("Halcyon Freight Ltd sent invoice INV-88120 twice, which one do we pay?", False),  # a supplier's name
     ("the Halcyon budget moved to Q3, keep it off the all-hands deck", True),           # the code name
     ("Project Halcyon Systems review is on Friday, draft the agenda", True),
+    ("the nightly run 7719036452 failed again, call the release manager", False),  # a pipeline run's id
 ])
 def test_when_a_number_or_code_name_belongs_to_a_time_record_or_company_then_not_confidential(detector, text, sensitive):
     assert (detector.classify(text).level >= C) == sensitive, detector.classify(text).findings

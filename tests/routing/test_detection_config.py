@@ -130,10 +130,11 @@ def test_when_person_span_then_filtered_by_shape_and_vocabulary(span, kept):
      ("arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/db-Q8fT2x", False),  # a reference, not the value
      ("lookup('hashi_vault', 'secret=kv/data/payroll/db:password')", False), ("op://Infra/db/password", False),
      ("MFA seed is KQ3T 7WXA PL2M RZNQ", True),  # groups after "is", the last one a capital word
+     ("postgres://app:changeme@localhost:5432/app", False),  # the password part is the placeholder
      ("the root password is PASSWORD", False)],
 )
 def test_when_credential_is_placeholder_then_dropped(value, kept):
-    assert keep_credential(value, 0, len(value), ["example", "<", "your"]) is kept
+    assert keep_credential(value, 0, len(value), ["example", "<", "your", "changeme"]) is kept
 
 
 @pytest.mark.parametrize("text, span, kept", [
