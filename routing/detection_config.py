@@ -315,11 +315,11 @@ def _is_encoded_text(value: str) -> bool:
         return False
     if not all(ch.isprintable() for ch in decoded):
         return False
-    return decoded.count(" ") >= 2 or (decoded.startswith("{") and not _SECRET_WORDS.search(decoded))
+    return decoded.count(" ") >= 2 or (decoded.startswith("{") and not _SECRET_FIELD_WORDS.search(decoded))
 
 
 # words of a field that holds a secret, in an encoded JSON object
-_SECRET_WORDS = re.compile(r"(?i)pass|secret|token|key|auth|cred|private|pin\b")
+_SECRET_FIELD_WORDS = re.compile(r"(?i)pass|secret|token|key|auth|cred|private|pin\b")
 
 
 def _inside_shell_expansion(text: str, start: int) -> bool:
