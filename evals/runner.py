@@ -54,6 +54,8 @@ ROUTING_SETS = {
     "tuning_q": ("routing/tuning/prompts_q.jsonl",),  # a seventeenth author's set, blind, over-caution near-misses and their twins
     "tuning_r": ("routing/tuning/prompts_r.jsonl",),  # an eighteenth author's set, blind, secrets and personal matters as people write them
     "tuning_s": ("routing/tuning/prompts_s.jsonl",),  # a nineteenth author's set, blind, secrets and identifiers in unusual shapes
+    "tuning_t": ("routing/tuning/prompts_t.jsonl",),  # a twentieth author's set, blind, personal matters and secrets in everyday conversations
+    "tuning_u": ("routing/tuning/prompts_u.jsonl",),  # a twenty-first author's set, blind, one sensitive item inside long pasted material
     "tuning_generated": ("routing/tuning/generated_presidio.jsonl",),
     "heldout": ("heldout/prompts.jsonl",),
     "heldout_b": ("heldout/prompts_b.jsonl",),  # a second held-out author, committed before it was ever run

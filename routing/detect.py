@@ -41,6 +41,7 @@ from routing.detection_config import (
     keep_phone,
     looks_like_name,
 )
+from routing.context_enhancer import inflected_context_enhancer
 from routing.errors import DetectionError
 from routing.findings import Detection, Finding
 from routing.first_names import common_words, first_names, is_common_word
@@ -58,7 +59,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 logger = logging.getLogger(__name__)
 
-CODE_VERSION = "detect-15"  # bump when code changes what is detected (part of `PresidioDetector.version`)
+CODE_VERSION = "detect-16"  # bump when code changes what is detected (part of `PresidioDetector.version`)
 PERSONAL_MATTER = "PERSONAL_MATTER"
 HOME_LOCATION = "HOME_LOCATION"  # the classifier's topic "home": public alone, a person near it escalates it
 SPACED_NUMBER = "SPACED_NUMBER"
@@ -373,7 +374,6 @@ class PresidioDetector:
     def _build_engine(self) -> Any:
         os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")  # no download of the suffix list
         from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
-        from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
         from presidio_analyzer.nlp_engine import NlpEngineProvider
 
         nlp_engine = NlpEngineProvider(nlp_configuration={
@@ -414,8 +414,7 @@ class PresidioDetector:
         if self.config.name_candidates.enabled:
             registry.add_recognizer(_name_candidate_recognizer(self.config, self.language))
         prefix, suffix = self.config.context_window
-        enhancer = LemmaContextAwareEnhancer(context_prefix_count=prefix, context_suffix_count=suffix,
-                                             context_matching_mode="whole_word")
+        enhancer = inflected_context_enhancer(prefix, suffix)
         engine = AnalyzerEngine(registry=registry, nlp_engine=nlp_engine, supported_languages=[self.language],
                                 context_aware_enhancer=enhancer)
         self._caps_stop_words = frozenset(w for w in engine.nlp_engine.get_nlp(self.language).Defaults.stop_words)

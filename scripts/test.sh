@@ -9,7 +9,7 @@ RAG=.venv/bin/rag
 # Eval gates on a throw-away index (never the user's .rag): thresholds in evals/thresholds.yaml fail CI.
 eval_home=$(mktemp -d "${TMPDIR:-/tmp}/rag-eval.XXXXXX")
 trap 'rm -rf "$eval_home"' EXIT
-# The routing gates (~11k prompts over 32 sets, one core for ~18 min) run in the background beside the
+# The routing gates (~12k prompts over 34 sets, one core for ~20 min) run in the background beside the
 # other evals, on their own index and report; their log is printed and their status checked after.
 mkdir -p reports
 OMP_NUM_THREADS=1 RAG_MODEL_PROFILE=tiny RAG_HOME="$eval_home/routing" $RAG eval --suite routing \

@@ -581,3 +581,23 @@ def test_when_a_password_word_sits_near_formats_names_quantities_or_empty_values
 ])
 def test_when_a_number_or_code_name_belongs_to_a_time_record_or_company_then_not_confidential(detector, text, sensitive):
     assert (detector.classify(text).level >= C) == sensitive, detector.classify(text).findings
+
+
+@pytest.mark.parametrize("text, sensitive", [
+    # a context word inflected in another language still counts (Polish "w sejfie", Dutch "kluisje")
+    ("klucz do serwerowni leży w sejfie (kod 2580), napisz instrukcję dla ochrony", True),
+    ("mijn kluisje op kantoor heeft code 0815, kun je dat onthouden?", True),
+    # a config directive and its value separated by spaces
+    ("which of these would you change?\nport 6379\nrequirepass 9fK2xQ7mZp4LwR8sT1vN\nmaxmemory 3gb", True),
+    ("why 502?\nlocation / {\n  proxy_pass http://backend01:8080;\n  auth_basic_user_file /etc/nginx/.htpasswd;\n}", False),
+    ("is this sshd_config fine?\nPasswordAuthentication no\nMaxAuthTries 3", False),
+    # a word that is itself a door code (keypads have letters A-D); "verification code" in another language;
+    # a vendor key with an environment marker
+    ("pour l'atelier, le digicode du portail est 3C872, merci de ne pas le partager", True),
+    ("la politique du digicode : on le change tous les trimestres", False),
+    ("支付宝发来的验证码是 583012，我没有申请过，怎么办？", True),
+    ("INSERT INTO partners VALUES (7, 'Brightfold', 'acct_live_5c1e9a0b7d2f4e6a8b3c9d1e2f');", True),
+    ("rename test_live_streaming_handler to something clearer", False),
+])
+def test_when_code_word_is_inflected_or_secret_is_a_config_directive_then_restricted(detector, text, sensitive):
+    assert (detector.classify(text).level >= R) == sensitive, detector.classify(text).findings
