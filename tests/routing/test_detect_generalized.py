@@ -601,3 +601,13 @@ def test_when_a_number_or_code_name_belongs_to_a_time_record_or_company_then_not
 ])
 def test_when_code_word_is_inflected_or_secret_is_a_config_directive_then_restricted(detector, text, sensitive):
     assert (detector.classify(text).level >= R) == sensitive, detector.classify(text).findings
+
+
+@pytest.mark.parametrize("text, sensitive", [
+    ("to csv please:\n- name: Aino Kallio\n  team: Tax\n  birth_date: 1984-03-09\n- name: Bo Lind", True),
+    ('{"dateOfBirth": "1990-07-14", "name": "Ruth Okoye"}', True),
+    ("Geburtsdatum: 14.07.1990, Name: Ruth Okoye", True),
+    ("the release date: 2024-03-09, owner Aino", False),
+])
+def test_when_a_birth_date_field_names_the_date_then_confidential(detector, text, sensitive):
+    assert (detector.classify(text).level >= C) == sensitive, detector.classify(text).findings
