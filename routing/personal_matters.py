@@ -48,8 +48,6 @@ C = 4.0                       # inverse regularisation strength of both regressi
 MAX_SENTENCES = 40            # long texts: at most this many sentences are scored (plus the whole text)
 _BOUNDARY = re.compile(r"(?<=[.!?])\s+|\n+")  # sentence end followed by space, or a line break ("$0.30" stays whole)
 _WORD = re.compile(r"(?u)\b\w\w+\b")          # scikit-learn's default token pattern
-MIN_UNIT_WORDS = 4            # shorter fragments are read with the next sentence (`sentence_spans`)
-_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\u0e00-\u0e7f]")  # kana, CJK, Hangul, Thai
 
 
 @dataclass(frozen=True)
@@ -162,34 +160,17 @@ def ngrams(text: str) -> list[str]:
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """Sentence-like spans (split on . ! ? and line breaks), stripped, at most `MAX_SENTENCES`.
-
-    A fragment too short to be read alone ("Dear Mr.", "Status: Resolved", a form's "Employee: A. Name"
-    line) is joined to the span after it (the last one to the span before): the model was trained on
-    sentences and messages, and its scores of two-word fragments are noise.
-    """
-    spans: list[tuple[int, int]] = []
+    """Sentence-like spans (split on . ! ? and line breaks), stripped, at most `MAX_SENTENCES`."""
+    spans = []
     cuts = [0, *(x for m in _BOUNDARY.finditer(text) for x in (m.start(), m.end())), len(text)]
-    pending: int | None = None                          # start of short fragments waiting for a span
     for start, end in zip(cuts[::2], cuts[1::2]):
         while start < end and text[start].isspace():
             start += 1
         while end > start and text[end - 1].isspace():
             end -= 1
-        if end - start < 3:
-            continue
-        start = start if pending is None else pending
-        pending = start if _too_short(text[start:end]) else None
-        if pending is None:
+        if end - start >= 3:
             spans.append((start, end))
-    if pending is not None:
-        spans[-1:] = [(spans[-1][0] if spans else pending, len(text.rstrip()))]
     return spans[:MAX_SENTENCES]
-
-
-def _too_short(unit: str) -> bool:
-    """Fewer than `MIN_UNIT_WORDS` words (a CJK or other unspaced character counts as half a word)."""
-    return len(_WORD.findall(unit)) + len(_UNSPACED.findall(unit)) / 2 < MIN_UNIT_WORDS
 
 
 def score_texts(model: PersonalMatterModel, embed: Embed, texts: Sequence[str],

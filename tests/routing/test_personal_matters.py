@@ -45,18 +45,12 @@ def test_when_training_file_read_then_split_is_deterministic_and_covers_every_to
 @pytest.mark.parametrize(
     "text, sentences",
     [
-        ("One sentence here now. Two more words here!\nThree words and four",
-         ["One sentence here now.", "Two more words here!", "Three words and four"]),
-        ("A fee of $0.30 applies. Then there is more.", ["A fee of $0.30 applies.", "Then there is more."]),
+        ("One. Two!\nThree", ["One.", "Two!", "Three"]),
+        ("A fee of $0.30 applies. Then more.", ["A fee of $0.30 applies.", "Then more."]),
         ("  ", []),
-        # a fragment too short to read alone joins the next span; the last one joins the span before
-        ("Dear Mr. Haddad,\nthanks for the file today. The invoice follows next week.",
-         ["Dear Mr. Haddad,\nthanks for the file today.", "The invoice follows next week."]),
-        ("The report is attached for you. Regards\nOmar", ["The report is attached for you. Regards\nOmar"]),
-        ("Short one.", ["Short one."]),
     ],
 )
-def test_when_text_split_then_sentences_keep_decimals_and_fragments_join_a_neighbour(text, sentences):
+def test_when_text_split_then_sentences_keep_decimals(text, sentences):
     assert [text[s:e] for s, e in sentence_spans(text)] == sentences
 
 
@@ -66,10 +60,8 @@ def test_when_text_split_then_sentences_keep_decimals_and_fragments_join_a_neigh
     [
         ("Has Wilhelmina been signed off sick with pneumonia again?", "health"),
         # (the model retrained with the topic `home` scores "What salary is Arvid Lindgren on?" 0.38, below
-        # its weak threshold; the one retrained with the pr### rows scores "How much does Arvid Lindgren earn?"
-        # 0.424, below its own 0.441 and above the detector's 0.40; the detector finds both anyway: a name
-        # next to "salary"/"earn", named_person_with_compensation_topic)
-        ("Is Arvid Lindgren behind on his loan repayments again?", "pay_debt"),
+        # its weak threshold; the detector still finds it: a name next to "salary", named_person_with_compensation_topic)
+        ("How much does Arvid Lindgren earn?", "pay_debt"),
         ("Which engineers were named in the harassment inquiry?", "investigation"),
         ("Is it true that Maelle was arrested for shoplifting?", "legal"),
     ],
