@@ -583,31 +583,27 @@ def test_when_a_number_or_code_name_belongs_to_a_time_record_or_company_then_not
     assert (detector.classify(text).level >= C) == sensitive, detector.classify(text).findings
 
 
-@pytest.mark.parametrize("text, sensitive", [
+@pytest.mark.parametrize("text, level, sensitive", [
     # a context word inflected in another language still counts (Polish "w sejfie", Dutch "kluisje")
-    ("klucz do serwerowni leży w sejfie (kod 2580), napisz instrukcję dla ochrony", True),
-    ("mijn kluisje op kantoor heeft code 0815, kun je dat onthouden?", True),
+    ("klucz do serwerowni leży w sejfie (kod 2580), napisz instrukcję dla ochrony", R, True),
+    ("mijn kluisje op kantoor heeft code 0815, kun je dat onthouden?", R, True),
     # a config directive and its value separated by spaces
-    ("which of these would you change?\nport 6379\nrequirepass 9fK2xQ7mZp4LwR8sT1vN\nmaxmemory 3gb", True),
-    ("why 502?\nlocation / {\n  proxy_pass http://backend01:8080;\n  auth_basic_user_file /etc/nginx/.htpasswd;\n}", False),
-    ("is this sshd_config fine?\nPasswordAuthentication no\nMaxAuthTries 3", False),
+    ("which of these would you change?\nport 6379\nrequirepass 9fK2xQ7mZp4LwR8sT1vN\nmaxmemory 3gb", R, True),
+    ("why 502?\nlocation / {\n  proxy_pass http://backend01:8080;\n  auth_basic_user_file /etc/nginx/.htpasswd;\n}", R, False),
+    ("is this sshd_config fine?\nPasswordAuthentication no\nMaxAuthTries 3", R, False),
     # a word that is itself a door code (keypads have letters A-D); "verification code" in another language;
     # a vendor key with an environment marker
-    ("pour l'atelier, le digicode du portail est 3C872, merci de ne pas le partager", True),
-    ("la politique du digicode : on le change tous les trimestres", False),
-    ("支付宝发来的验证码是 583012，我没有申请过，怎么办？", True),
-    ("INSERT INTO partners VALUES (7, 'Brightfold', 'acct_live_5c1e9a0b7d2f4e6a8b3c9d1e2f');", True),
-    ("rename test_live_streaming_handler to something clearer", False),
+    ("pour l'atelier, le digicode du portail est 3C872, merci de ne pas le partager", R, True),
+    ("la politique du digicode : on le change tous les trimestres", R, False),
+    ("支付宝发来的验证码是 583012，我没有申请过，怎么办？", R, True),
+    ("INSERT INTO partners VALUES (7, 'Brightfold', 'acct_live_5c1e9a0b7d2f4e6a8b3c9d1e2f');", R, True),
+    ("rename test_live_streaming_handler to something clearer", R, False),
+    # a birth-date field name or label names the date
+    ("to csv please:\n- name: Aino Kallio\n  team: Tax\n  birth_date: 1984-03-09\n- name: Bo Lind", C, True),
+    ('{"dateOfBirth": "1990-07-14", "name": "Ruth Okoye"}', C, True),
+    ("Geburtsdatum: 14.07.1990, Name: Ruth Okoye", C, True),
+    ("the release date: 2024-03-09, owner Aino", C, False),
 ])
-def test_when_code_word_is_inflected_or_secret_is_a_config_directive_then_restricted(detector, text, sensitive):
-    assert (detector.classify(text).level >= R) == sensitive, detector.classify(text).findings
-
-
-@pytest.mark.parametrize("text, sensitive", [
-    ("to csv please:\n- name: Aino Kallio\n  team: Tax\n  birth_date: 1984-03-09\n- name: Bo Lind", True),
-    ('{"dateOfBirth": "1990-07-14", "name": "Ruth Okoye"}', True),
-    ("Geburtsdatum: 14.07.1990, Name: Ruth Okoye", True),
-    ("the release date: 2024-03-09, owner Aino", False),
-])
-def test_when_a_birth_date_field_names_the_date_then_confidential(detector, text, sensitive):
-    assert (detector.classify(text).level >= C) == sensitive, detector.classify(text).findings
+def test_when_code_word_is_inflected_secret_is_a_config_directive_or_a_field_names_a_birth_date_then_found(
+        detector, text, level, sensitive):
+    assert (detector.classify(text).level >= level) == sensitive, detector.classify(text).findings
