@@ -56,6 +56,7 @@ ROUTING_SETS = {
     "tuning_s": ("routing/tuning/prompts_s.jsonl",),  # a nineteenth author's set, blind, secrets and identifiers in unusual shapes
     "tuning_t": ("routing/tuning/prompts_t.jsonl",),  # a twentieth author's set, blind, personal matters and secrets in everyday conversations
     "tuning_u": ("routing/tuning/prompts_u.jsonl",),  # a twenty-first author's set, blind, one sensitive item inside long pasted material
+    "tuning_v": ("routing/tuning/prompts_v.jsonl",),  # a twenty-second author's set, blind, typed quickly: lower case, code-switching, loose numbers
     "tuning_generated": ("routing/tuning/generated_presidio.jsonl",),
     "heldout": ("heldout/prompts.jsonl",),
     "heldout_b": ("heldout/prompts_b.jsonl",),  # a second held-out author, committed before it was ever run
@@ -67,6 +68,7 @@ ROUTING_SETS = {
     "heldout_h": ("heldout/prompts_h.jsonl",),  # an eighth held-out author (what employees type into the assistant), same rule
     "heldout_i": ("heldout/prompts_i.jsonl",),  # a ninth held-out author (a week of every department's traffic), same rule
     "heldout_j": ("heldout/prompts_j.jsonl",),  # a tenth held-out author (work on pasted material), same rule
+    "heldout_k": ("heldout/prompts_k.jsonl",),  # an eleventh held-out author (the whole working week, quick and careful), same rule
     "heldout_generated": ("heldout/generated_presidio.jsonl",),
 }
 # Benign questions over internal documents whose personal data only detection can find (held-out).

@@ -59,7 +59,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 logger = logging.getLogger(__name__)
 
-CODE_VERSION = "detect-16"  # bump when code changes what is detected (part of `PresidioDetector.version`)
+CODE_VERSION = "detect-18"  # bump when code changes what is detected (part of `PresidioDetector.version`)
 PERSONAL_MATTER = "PERSONAL_MATTER"
 HOME_LOCATION = "HOME_LOCATION"  # the classifier's topic "home": public alone, a person near it escalates it
 SPACED_NUMBER = "SPACED_NUMBER"
@@ -287,6 +287,13 @@ class PresidioDetector:
         scored = [i for i, w in enumerate(windows) if w is None or w]
         matters = dict(zip(scored, self._matter_findings([norms[i].text for i in scored], passages,
                                                          [windows[i] for i in scored]), strict=True))
+        # a text with a name typed in lower case is read again with the name capitalised; its findings are
+        # added to the first reading's, never put in their place: capitals can also lower a score
+        cased = {i: _names_capitalised(norms[i].text, found[i]) for i in scored}
+        recased = [i for i in scored if cased[i] != norms[i].text]
+        for i, extra in zip(recased, self._matter_findings([cased[i] for i in recased], passages,
+                                                           [windows[i] for i in recased]), strict=True):
+            matters[i] = _strongest_per_span([*matters[i], *extra])
         return [Detection.from_findings(_to_original(self._finish(f, matters.get(i, []), kind), norms[i]))
                 for i, f in enumerate(found)]
 
@@ -523,6 +530,26 @@ _NOT_NAME_POS = frozenset({"VERB", "AUX", "ADP", "DET", "PRON", "CCONJ", "SCONJ"
 _NOT_NAME_NER = frozenset({"DATE", "TIME", "MONEY", "PERCENT", "CARDINAL", "ORDINAL", "QUANTITY", "LAW", "LANGUAGE"})
 
 
+def _strongest_per_span(findings: Sequence[Finding]) -> list[Finding]:
+    """The findings, one per entity type and span: the highest-scored."""
+    best: dict[tuple[str, int, int], Finding] = {}
+    for f in findings:
+        key = (f.entity_type, f.start, f.end)
+        if key not in best or f.score > best[key].score:
+            best[key] = f
+    return list(best.values())
+
+
+def _names_capitalised(text: str, findings: Sequence[Finding]) -> str:
+    """`text` with every name found in lower case written capitalised ("does valentina have" -> "does Valentina
+    have"), same length: the classifier learnt names from capitalised text, so a name typed in lower case
+    can read as an ordinary word and lower the score of what is said about that person."""
+    for f in findings:
+        if f.entity_type in {"PERSON", "NAME_CANDIDATE"} and text[f.start:f.end].islower():
+            text = text[:f.start] + text[f.start:f.end].title() + text[f.end:]
+    return text
+
+
 def _first_name_tokens(doc: Any, rules: Any, common: frozenset[str]) -> list[Any]:
     """Tokens of `doc` that are first names (routing/first_names.py) in a position a name can take.
 
@@ -541,10 +568,11 @@ def _first_name_tokens(doc: Any, rules: Any, common: frozenset[str]) -> list[Any
         return (t.lower_ in strict and t.lower_ not in common
                 and (before is None or before.pos_ not in {"DET", "ADJ", "NUM"}))
 
-    # the small model often calls a lone first name a place or an organisation ("against Kenji" -> GPE):
-    # only number-like and temporal labels rule a first name out
-    return [t for t in doc if t.pos_ not in _NOT_NAME_POS and t.ent_type_ not in _NOT_NAME_NER
-            and t.text.isalpha() and is_name(t)]
+    # the small model often calls a lone first name a place or an organisation ("against Kenji" -> GPE), and
+    # guesses an adverb for one it does not know in lower case ("writing up hamza for ..."): only number-like
+    # and temporal labels rule a first name out
+    return [t for t in doc if (t.pos_ not in _NOT_NAME_POS or (t.pos_ == "ADV" and t.is_lower))
+            and t.ent_type_ not in _NOT_NAME_NER and t.text.isalpha() and is_name(t)]
 
 
 def _name_candidate_recognizer(config: DetectionConfig, language: str) -> Any:

@@ -8,6 +8,7 @@ Numbers typed to dodge pattern matching are rewritten as plain digit runs:
   separators, also in spoken pairs and repeats ("oh four double seven", "twenty forty sixty",
   "trente et un, quatre-vingt-dix-huit": the numbers 10-99 in each language come from num2words);
 * a number a phone or a scanner split over lines at its dashes ("512-\\n47-\\n3190") is joined again;
+* an IBAN's country code and check digits written apart ("DE 44 3702 ...") are joined ("DE44 3702 ...");
 * full-width colons and equals signs (``：``, ``＝``, typed with CJK input methods) read as ``:`` and ``=``;
 * escaped line breaks and tabs pasted from JSON or logs (a backslash then n, r or t) become a line break,
   so that an address or a form pasted as one escaped line reads as its lines;
@@ -88,6 +89,9 @@ _COMPACT_JSON = re.compile(r'(?<=\w")[:,](?=["{\[\d-])')
 # digit groups with a line break next to a dash between them (never bare lines of numbers: a list or a log)
 _SPLIT_DIGITS = re.compile(r"(?<![\w-])\d{2,5}(?:[ \t]*(?:-[ \t]*\r?\n[ \t]*-?|\r?\n[ \t]*-)[ \t]*\d{1,5}){1,4}(?![\w-])")
 _FULL_WIDTH = {"：": ":", "＝": "="}
+# an IBAN written with a space between its country code and check digits ("DE 44 3702 9981 ..."): the two are
+# joined ("DE44 3702 ...") so the IBAN recognizers, which validate it, read the usual grouped form
+_SPACED_IBAN_HEAD = re.compile(r"\b([A-Z]{2}) (\d{2})(?= [A-Z0-9]{4}(?: [A-Z0-9]{1,4}){2,7}(?![\w-]))")
 
 # An e-mail address said aloud or written to dodge scrapers ("priya dot raman at mail dot example",
 # "k underscore osei arroba correo punto example", "jo [at] firm [dot] example"): the spoken words for the
@@ -170,6 +174,8 @@ def _replacements(text: str) -> tuple[list[tuple[int, int, list[tuple[str, int, 
         if chars and not _overlaps(runs, m.start(), m.end()):
             runs.append((m.start(), m.end(), chars))
             said.add(m.start())
+    for m in (m for m in _SPACED_IBAN_HEAD.finditer(text) if not _overlaps(runs, m.start(), m.end())):
+        runs.append((m.start(), m.end(), [(text[i], i, i + 1) for i in range(m.start(), m.end()) if text[i] != " "]))
     for m in (m for m in _SPACED_DIGITS.finditer(text) if not _overlaps(runs, m.start(), m.end())):
         runs.append((m.start(), m.end(), [(text[i], i, i + 1) for i in range(m.start(), m.end()) if text[i].isalnum()]))
     for m in _SPLIT_DIGITS.finditer(text):

@@ -4,7 +4,7 @@
     python3 data/tools/validate_heldout.py          # exit code 1 on errors
 
 Checks
-* prompts.jsonl, prompts_b.jsonl ... prompts_j.jsonl and generated_presidio.jsonl: JSON per line, exact key set, id format,
+* prompts.jsonl, prompts_b.jsonl ... prompts_k.jsonl and generated_presidio.jsonl: JSON per line, exact key set, id format,
   unique ids, types, allowed `kind`, `sensitive` == (kind != "benign"),
   `expected_route` == "local" for sensitive / "server" for benign, category naming
   (benign categories start with "benign_", sensitive ones do not), no duplicate texts
@@ -35,8 +35,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 HELD = ROOT / "data" / "heldout"
 PROMPTS = HELD / "prompts.jsonl"
-# the later independent hand-written sets (second to tenth writer): file and id pattern
-EXTRA_SETS = tuple((HELD / f"prompts_{letter}.jsonl", rf"h{letter}\d{{3}}") for letter in "bcdefghij")
+# the later independent hand-written sets (second to eleventh writer): file and id pattern
+EXTRA_SETS = tuple((HELD / f"prompts_{letter}.jsonl", rf"h{letter}\d{{3}}") for letter in "bcdefghijk")
 GENERATED = HELD / "generated_presidio.jsonl"
 CORPUS = HELD / "corpus"
 MANIFEST = CORPUS / "manifest.yaml"

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from routing.detect import PresidioDetector
+from routing.detect import PresidioDetector, _first_name_tokens, _names_capitalised, _strongest_per_span
 from routing.errors import DetectionError
 from routing.findings import Finding
 from routing.levels import Level
@@ -210,3 +210,35 @@ def test_when_classifier_model_trained_on_another_embedder_then_warm_up_refuses(
 
     with pytest.raises(DetectionError, match="trained on multilingual-e5-small-q4 vectors.*train-personal-matters"):
         mismatched.warm_up()
+
+
+def test_when_name_found_in_lower_case_then_classifier_reads_it_capitalised():
+    text = "does valentina have leave left, asks Tom; see MARK"
+    findings = [Finding("NAME_CANDIDATE", 5, 14, 0.5, I), Finding("PERSON", 37, 40, 0.85, I),
+                Finding("NAME_CANDIDATE", 46, 50, 0.5, I), Finding("EMAIL_ADDRESS", 20, 25, 0.85, C)]
+
+    cased = _names_capitalised(text, findings)
+
+    assert cased == "does Valentina have leave left, asks Tom; see MARK"
+    assert len(cased) == len(text)
+
+
+def test_when_a_text_is_read_twice_then_findings_are_added_and_only_the_same_span_is_merged():
+    first = [Finding("HOME_LOCATION", 0, 40, 0.45, C), Finding("PERSONAL_MATTER", 0, 40, 0.41, P)]
+    again = [Finding("PERSONAL_MATTER", 0, 40, 0.62, C), Finding("PERSONAL_MATTER", 41, 80, 0.5, P)]
+
+    merged = _strongest_per_span([*first, *again])
+
+    assert sorted((f.entity_type, f.start, f.score) for f in merged) == [
+        ("HOME_LOCATION", 0, 0.45), ("PERSONAL_MATTER", 0, 0.62), ("PERSONAL_MATTER", 41, 0.5)]
+
+
+def test_when_lower_case_first_name_is_tagged_adverb_then_still_a_name_candidate(detector):
+    from spacy.tokens import Doc
+
+    words = ["writing", "up", "hamza", "for", "coming", "in", "late", "slowly"]
+    doc = Doc(detector.nlp.vocab, words=words, pos=["VERB", "ADP", "ADV", "ADP", "VERB", "ADP", "ADV", "ADV"])
+
+    names = [t.text for t in _first_name_tokens(doc, detector.config.name_candidates, frozenset())]
+
+    assert names == ["hamza"]

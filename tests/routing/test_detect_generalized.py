@@ -607,3 +607,30 @@ def test_when_a_number_or_code_name_belongs_to_a_time_record_or_company_then_not
 def test_when_code_word_is_inflected_secret_is_a_config_directive_or_a_field_names_a_birth_date_then_found(
         detector, text, level, sensitive):
     assert (detector.classify(text).level >= level) == sensitive, detector.classify(text).findings
+
+
+@pytest.mark.parametrize("text, level, sensitive", [
+    # a name typed in lower case is read capitalised by the classifier, as it learnt names
+    ("how many vacation days does ingrid still have this year?", C, True),
+    ("how many vacation days do new starters get in their first year?", C, False),
+    # a PIN typed digit by digit after 비번, the everyday Korean word for a password
+    ("은행 앱 비번 4 8 1 5 맞지? 계속 틀렸다고 나와", R, True),
+    ("비번 바꾸는 방법 알려줘, 3 단계에서 막혔어", R, False),
+    # an IBAN whose country code and check digits are written apart
+    ("Rückerstattung an Frau Lena Brandt: DE 12 5001 0517 0648 4898 90, danke", R, True),
+])
+def test_when_name_is_lower_case_pin_spaced_after_a_korean_password_word_or_iban_head_apart_then_found(
+        detector, text, level, sensitive):
+    assert (detector.classify(text).level >= level) == sensitive, detector.classify(text).findings
+
+
+@pytest.mark.parametrize("text, found", [
+    # a date next to "born" in another language, inflected or not, is a birth date
+    ("cumple de maite? nacio el 14/02/1988, maite sanz ortega, mete en el alta", True),
+    ("Kaan ist am 03.05.1991 geboren, bitte in die Versicherung eintragen", True),
+    ("el plazo de alta vence el 14/02/2026, pregunta de maite", False),
+])
+def test_when_born_is_said_in_another_language_then_the_date_is_a_birth_date(detector, text, found):
+    entities = {f.entity_type for f in detector.classify(text).findings}
+
+    assert ("DATE_OF_BIRTH" in entities) == found, entities

@@ -42,6 +42,7 @@ def test_when_digits_spaced_or_spelled_then_joined_and_mapped_back(text, normali
     ("my ssn\n623-\n58-\n1047\nthanks", "my ssn\n623-58-1047\nthanks"),   # split at its dashes by a phone
     ("ref 4471\n-2290\n-118", "ref 4471-2290-118"),
     ("キー：abc＝1", "キー:abc=1"),                                              # full-width colon and equals
+    ("refund to DE 44 3702 9981 5407 3249 31 pls", "refund to DE44 3702 9981 5407 3249 31 pls"),  # IBAN head apart
 ])
 def test_when_number_split_over_lines_or_full_width_punctuation_then_rewritten(text, normalised):
     assert normalize(text).text == normalised
@@ -50,7 +51,8 @@ def test_when_number_split_over_lines_or_full_width_punctuation_then_rewritten(t
 @pytest.mark.parametrize(
     "text",
     ["status codes:\n200\n404\n500", "Upgrade to v2.3.1 on 2024-09-10", "+44 20 7946 0812", "one two three", "pages 1 2 3", "version 1.2.3.4.5.6.7",
-     "4539 1488 0343 6467", "", "ten people, one room", "Plan B 1 2 3 4 5", "I 7 or A 9"],
+     "4539 1488 0343 6467", "", "ten people, one room", "Plan B 1 2 3 4 5", "I 7 or A 9",
+     "gate AB 12 opens at 9", "DE 44 3702 9981"],
 )
 def test_when_nothing_to_rewrite_then_identity(text):
     norm = normalize(text)
