@@ -91,7 +91,7 @@ _SPLIT_DIGITS = re.compile(r"(?<![\w-])\d{2,5}(?:[ \t]*(?:-[ \t]*\r?\n[ \t]*-?|\
 _FULL_WIDTH = {"：": ":", "＝": "="}
 # an IBAN written with a space between its country code and check digits ("DE 44 3702 9981 ..."): the two are
 # joined ("DE44 3702 ...") so the IBAN recognizers, which validate it, read the usual grouped form
-_SPACED_IBAN_HEAD = re.compile(r"\b([A-Z]{2}) (\d{2})(?= [A-Z0-9]{4}(?: [A-Z0-9]{1,4}){2,7}(?![\w-]))")
+_SPACED_IBAN_HEAD = re.compile(r"\b[A-Z]{2} \d{2}(?= [A-Z0-9]{4}(?: [A-Z0-9]{1,4}){2,7}(?![\w-]))")
 
 # An e-mail address said aloud or written to dodge scrapers ("priya dot raman at mail dot example",
 # "k underscore osei arroba correo punto example", "jo [at] firm [dot] example"): the spoken words for the
