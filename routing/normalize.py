@@ -174,9 +174,8 @@ def _replacements(text: str) -> tuple[list[tuple[int, int, list[tuple[str, int, 
         if chars and not _overlaps(runs, m.start(), m.end()):
             runs.append((m.start(), m.end(), chars))
             said.add(m.start())
-    for m in (m for m in _SPACED_IBAN_HEAD.finditer(text) if not _overlaps(runs, m.start(), m.end())):
-        runs.append((m.start(), m.end(), [(text[i], i, i + 1) for i in range(m.start(), m.end()) if text[i] != " "]))
-    for m in (m for m in _SPACED_DIGITS.finditer(text) if not _overlaps(runs, m.start(), m.end())):
+    for m in (m for pattern in (_SPACED_IBAN_HEAD, _SPACED_DIGITS) for m in pattern.finditer(text)
+              if not _overlaps(runs, m.start(), m.end())):
         runs.append((m.start(), m.end(), [(text[i], i, i + 1) for i in range(m.start(), m.end()) if text[i].isalnum()]))
     for m in _SPLIT_DIGITS.finditer(text):
         if not _overlaps(runs, m.start(), m.end()):

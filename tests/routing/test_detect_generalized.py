@@ -603,13 +603,6 @@ def test_when_a_number_or_code_name_belongs_to_a_time_record_or_company_then_not
     ('{"dateOfBirth": "1990-07-14", "name": "Ruth Okoye"}', C, True),
     ("Geburtsdatum: 14.07.1990, Name: Ruth Okoye", C, True),
     ("the release date: 2024-03-09, owner Aino", C, False),
-])
-def test_when_code_word_is_inflected_secret_is_a_config_directive_or_a_field_names_a_birth_date_then_found(
-        detector, text, level, sensitive):
-    assert (detector.classify(text).level >= level) == sensitive, detector.classify(text).findings
-
-
-@pytest.mark.parametrize("text, level, sensitive", [
     # a name typed in lower case is read capitalised by the classifier, as it learnt names
     ("how many vacation days does ingrid still have this year?", C, True),
     ("how many vacation days do new starters get in their first year?", C, False),
@@ -619,8 +612,7 @@ def test_when_code_word_is_inflected_secret_is_a_config_directive_or_a_field_nam
     # an IBAN whose country code and check digits are written apart
     ("Rückerstattung an Frau Lena Brandt: DE 12 5001 0517 0648 4898 90, danke", R, True),
 ])
-def test_when_name_is_lower_case_pin_spaced_after_a_korean_password_word_or_iban_head_apart_then_found(
-        detector, text, level, sensitive):
+def test_when_a_value_or_a_name_comes_in_a_form_the_tuning_sets_showed_then_found(detector, text, level, sensitive):
     assert (detector.classify(text).level >= level) == sensitive, detector.classify(text).findings
 
 
