@@ -2,7 +2,9 @@
 
 `PresidioDetector` turns text into `Finding`s (entity type, span, score, level; never the text)
 and a `Detection` (overall level). Recognizers, thresholds, levels and escalation rules are data
-in routing/recognizers.yaml. Any failure or timeout surfaces as `DetectionError`, which callers
+in routing/recognizers.yaml. Two classifiers add findings where no pattern applies: personal matters
+(routing/personal_matters.py) and, in what a user wrote, a credential shared with no password word next to
+it (routing/shared_secret.py). Any failure or timeout surfaces as `DetectionError`, which callers
 must treat as sensitive.
 
 Example:
@@ -24,6 +26,8 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from routing.detection_config import (
     DetectionConfig,
@@ -51,6 +55,7 @@ from routing.personal_matters import Embed, PersonalMatterModel, score_texts
 from routing.place_names import is_place_name, place_names
 from routing.secret_scan import credential_recognizer, find_secrets
 from routing.seed_phrase import find_seed_phrases, wordlists
+from routing.shared_secret import value_candidates
 from routing.spoken_secret import find_spoken_secrets
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -59,7 +64,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 logger = logging.getLogger(__name__)
 
-CODE_VERSION = "detect-18"  # bump when code changes what is detected (part of `PresidioDetector.version`)
+CODE_VERSION = "detect-19"  # bump when code changes what is detected (part of `PresidioDetector.version`)
 PERSONAL_MATTER = "PERSONAL_MATTER"
 HOME_LOCATION = "HOME_LOCATION"  # the classifier's topic "home": public alone, a person near it escalates it
 SPACED_NUMBER = "SPACED_NUMBER"
@@ -100,6 +105,7 @@ class PresidioDetector:
         self.embed = embed
         self.embedder_name = embedder_name
         self._matter_model: PersonalMatterModel | None = None
+        self._credential_model: PersonalMatterModel | None = None
         self.spacy_model = spacy_model
         self.language = language
         self.batch_size = batch_size
@@ -117,7 +123,15 @@ class PresidioDetector:
     @property
     def matter_model_path(self) -> Path:
         """The personal-matter model file (relative paths are relative to the config file)."""
-        path = Path(self.config.personal_matters.model)
+        return self._model_path(self.config.personal_matters.model)
+
+    @property
+    def credential_model_path(self) -> Path:
+        """The shared-credential model file (relative paths are relative to the config file)."""
+        return self._model_path(self.config.shared_secrets.model)
+
+    def _model_path(self, name: str) -> Path:
+        path = Path(name)
         if not path.is_absolute():
             path = (self.config_path.parent if self.config_path else Path(__file__).parent) / path
         return path
@@ -132,15 +146,19 @@ class PresidioDetector:
             digest.update(self.config_path.read_bytes())
         else:
             digest.update(self.config.model_dump_json().encode())
-        if self._classifier_on():
-            model = self.matter_model_path
-            digest.update(model.read_bytes() if model.is_file() else b"no-model")
-        else:
-            digest.update(b"classifier-off")
+        for on, model in ((self._classifier_on(), self.matter_model_path),
+                          (self._credential_classifier_on(), self.credential_model_path)):
+            if on:
+                digest.update(model.read_bytes() if model.is_file() else b"no-model")
+            else:
+                digest.update(b"classifier-off")
         return digest.hexdigest()[:12]
 
     def _classifier_on(self) -> bool:
         return self.config.personal_matters.enabled and self.embed is not None
+
+    def _credential_classifier_on(self) -> bool:
+        return self.config.shared_secrets.enabled and self.embed is not None
 
     # --- lifecycle -------------------------------------------------------------------------------
     def warm_up(self) -> None:
@@ -151,10 +169,11 @@ class PresidioDetector:
             if self._engine is None:
                 try:
                     self._matter_model = self._load_matter_model()
-                    if self._matter_model is not None and self.embed is not None:
+                    self._credential_model = self._load_credential_model()
+                    if (self._matter_model or self._credential_model) is not None and self.embed is not None:
                         self.embed(["warm up"])  # load the embedding model outside any time budget
                 except Exception as exc:  # a missing, stale or refused model: no classifier, no detector
-                    raise DetectionError(f"personal-matter classifier unavailable: {exc}", is_retryable=False) from exc
+                    raise DetectionError(f"a classifier of the detector is unavailable: {exc}", is_retryable=False) from exc
                 try:
                     self._engine = self._build_engine()
                 except Exception as exc:  # third-party errors become ours at this edge
@@ -260,10 +279,18 @@ class PresidioDetector:
         if self.embed is None:
             logger.warning("personal-matter classifier off: no embedding function given to PresidioDetector")
             return None
-        model = PersonalMatterModel.load(self.matter_model_path)
+        return self._checked_model(self.matter_model_path, "train-personal-matters")
+
+    def _load_credential_model(self) -> PersonalMatterModel | None:
+        if not self._credential_classifier_on():
+            return None
+        return self._checked_model(self.credential_model_path, "train-credentials")
+
+    def _checked_model(self, path: Path, command: str) -> PersonalMatterModel:
+        model = PersonalMatterModel.load(path, f"rag detect {command}")
         if self.embedder_name is not None and model.embedder != self.embedder_name:
-            raise ValueError(f"{self.matter_model_path} was trained on {model.embedder} vectors but the detector "
-                             f"embeds with {self.embedder_name}; run `rag detect train-personal-matters`")
+            raise ValueError(f"{path} was trained on {model.embedder} vectors but the detector "
+                             f"embeds with {self.embedder_name}; run `rag detect {command}`")
         return model
 
     def _prepare(self, texts: list[str]) -> tuple[list[Normalized], list[str]]:
@@ -294,6 +321,9 @@ class PresidioDetector:
         for i, extra in zip(recased, self._matter_findings([cased[i] for i in recased], passages,
                                                            [windows[i] for i in recased]), strict=True):
             matters[i] = _strongest_per_span([*matters[i], *extra])
+        if not passages:
+            for i, shared in enumerate(self._shared_secret_findings([n.text for n in norms])):
+                matters[i] = [*matters.get(i, []), *shared]
         return [Detection.from_findings(_to_original(self._finish(f, matters.get(i, []), kind), norms[i]))
                 for i, f in enumerate(found)]
 
@@ -336,6 +366,26 @@ class PresidioDetector:
             # rounded: batched and single embeddings differ in the last float digits
             out.append([Finding(HOME_LOCATION if home else PERSONAL_MATTER, best.start, best.end, round(best.score, 3),
                                 level, "PersonalMatterClassifier", topic=best.topic)])
+        return out
+
+    def _shared_secret_findings(self, texts: list[str]) -> list[list[Finding]]:
+        """A credential finding on each secret-shaped token of a text the credential classifier reads as
+        sharing one (the whole text scored: a secret is often split over lines or sentences)."""
+        model, settings = self._credential_model, self.config.shared_secrets
+        out: list[list[Finding]] = [[] for _ in texts]
+        if model is None or self.embed is None:
+            return out
+        placeholders = self.config.credential_placeholders
+        candidates = [[(a, b) for a, b in value_candidates(t) if keep_credential(t, a, b, placeholders)] for t in texts]
+        scored = [i for i, spans in enumerate(candidates) if spans]
+        if not scored:
+            return out
+        chosen = [texts[i] for i in scored]
+        scores, _ = model.matter_scores(chosen, np.asarray(self.embed(chosen)))
+        for i, score in zip(scored, scores, strict=True):
+            if round(float(score), 3) >= settings.threshold:  # rounded: batched embeddings differ in the last digits
+                out[i] = [Finding("CREDENTIAL", start, end, round(float(score), 3), settings.level, "SharedSecretClassifier")
+                          for start, end in candidates[i]]
         return out
 
     def _presidio_findings(self, text: str, artifacts: Any) -> list[Finding]:

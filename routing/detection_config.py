@@ -182,6 +182,19 @@ class PersonalMatterSettings(BaseModel):
     passage_level: LevelName = Level.PUBLIC
 
 
+class SharedSecretSettings(BaseModel):
+    """The shared-credential classifier (routing/shared_secret.py): in what the user wrote, a text that
+    scores at least `threshold` gets a finding at `level` on each token shaped like a typed secret.
+    Document passages are not read by it (their credentials are the recognizers')."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    model: str = "credential_model.json"
+    threshold: float = Field(0.6, ge=0.0, le=1.0)
+    level: LevelName = Level.RESTRICTED
+
+
 class DetectionConfig(BaseModel):
     """Everything routing/recognizers.yaml declares."""
 
@@ -200,6 +213,7 @@ class DetectionConfig(BaseModel):
     predefined: list[PredefinedSpec] = Field(default_factory=list)
     secrets: SecretScanConfig = Field(default_factory=SecretScanConfig)
     personal_matters: PersonalMatterSettings = Field(default_factory=PersonalMatterSettings)
+    shared_secrets: SharedSecretSettings = Field(default_factory=SharedSecretSettings)
     spaced_numbers: SpacedNumbers = Field(default_factory=SpacedNumbers)
     escalations: list[EscalationRule] = Field(default_factory=list)
     demotions: list[EscalationRule] = Field(default_factory=list)
@@ -570,6 +584,7 @@ __all__ = [
     "EscalationRule",
     "PatternSpec",
     "PersonalMatterSettings",
+    "SharedSecretSettings",
     "PredefinedSpec",
     "NameCandidates",
     "PersonFilter",

@@ -93,15 +93,15 @@ class PersonalMatterModel:
 
     # --- persistence ---------------------------------------------------------------------------
     @classmethod
-    def load(cls, path: str | Path) -> "PersonalMatterModel":
+    def load(cls, path: str | Path, command: str = "rag detect train-personal-matters") -> "PersonalMatterModel":
         """Read a model file written by `save`.
 
         Raises:
-            FileNotFoundError: naming the training command that writes it.
+            FileNotFoundError: naming `command`, the training command that writes it.
         """
         path = Path(path)
         if not path.is_file():
-            raise FileNotFoundError(f"personal-matter model {path} not found; run `rag detect train-personal-matters`")
+            raise FileNotFoundError(f"classifier model {path} not found; run `{command}`")
         d = json.loads(path.read_text(encoding="utf-8"))
         return cls(np.asarray(d["coef"], dtype=np.float32), float(d["intercept"]), tuple(d["vocabulary"]),
                    np.asarray(d["idf"], dtype=np.float32), np.asarray(d["ngram_coef"], dtype=np.float32),
@@ -254,13 +254,17 @@ def train(path: str | Path, embed: Embed, embedder_name: str) -> PersonalMatterM
 
     The stored validation figures are those of the training-split model at the chosen thresholds.
     """
-    rows = load_rows(path)
+    return train_rows(load_rows(path), file_sha256(path), embed, embedder_name)
+
+
+def train_rows(rows: Sequence[dict[str, str]], sha256: str, embed: Embed, embedder_name: str) -> PersonalMatterModel:
+    """`train` over rows already read (``{"id", "text", "label"}``; any label other than ``none`` is a
+    positive); `sha256` identifies where they came from."""
     texts = [r["text"] for r in rows]
     vectors = np.asarray(embed(texts), dtype=np.float32)
     labels = np.asarray([r["label"] for r in rows])
     positive = labels != NONE
     val = np.asarray([is_validation(r["id"]) for r in rows])
-    sha256 = file_sha256(path)
     first = _fitted([t for t, v in zip(texts, val) if not v], vectors[~val], labels[~val], embedder_name, sha256)
     scores, _ = first.matter_scores([t for t, v in zip(texts, val) if v], vectors[val])
     threshold, weak = choose_thresholds(scores, positive[val])
@@ -279,14 +283,19 @@ def _fitted(texts: Sequence[str], vectors: np.ndarray, labels: np.ndarray, embed
     meaning = _fit(vectors, positive, balanced=True)
     vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)
     words = _fit(vectorizer.fit_transform(texts), positive, balanced=True)
-    topic = _fit(vectors[positive], labels[positive], balanced=False)
+    classes = sorted(set(labels[positive].tolist()))
+    if len(classes) > 1:
+        topic = _fit(vectors[positive], labels[positive], balanced=False)
+        topic_coef, topic_intercept = topic.coef_.astype(np.float32), topic.intercept_.astype(np.float32)
+    else:  # one positive label (a yes/no model): every positive is of that topic
+        topic_coef, topic_intercept = np.zeros((1, vectors.shape[1]), np.float32), np.zeros(1, np.float32)
     return PersonalMatterModel(
         meaning.coef_[0].astype(np.float32), float(meaning.intercept_[0]),
         tuple(str(t) for t in vectorizer.get_feature_names_out()), vectorizer.idf_.astype(np.float32),
         words.coef_[0].astype(np.float32), float(words.intercept_[0]),
-        tuple(str(c) for c in topic.classes_), topic.coef_.astype(np.float32), topic.intercept_.astype(np.float32),
+        tuple(str(c) for c in classes), topic_coef, topic_intercept,
         threshold=0.5, weak_threshold=0.5, embedder=embedder_name, training_sha256=sha256)
 
 
 __all__ = ["TOPICS", "NONE", "Embed", "MatterScore", "PersonalMatterModel", "score_texts", "sentence_spans",
-           "train", "ngrams", "load_rows", "file_sha256", "is_validation"]
+           "train", "train_rows", "ngrams", "load_rows", "file_sha256", "is_validation"]

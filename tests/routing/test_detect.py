@@ -212,6 +212,20 @@ def test_when_classifier_model_trained_on_another_embedder_then_warm_up_refuses(
         mismatched.warm_up()
 
 
+def test_when_the_credential_model_is_missing_then_warm_up_refuses_and_names_its_training_command(tmp_path):
+    import numpy as np
+
+    from routing.detection_config import DetectionConfig
+
+    config = DetectionConfig.from_yaml(RECOGNIZERS)
+    config.shared_secrets.model = str(tmp_path / "gone.json")
+    detector = PresidioDetector(config, embed=lambda texts: np.zeros((len(texts), 384), dtype=np.float32),
+                                config_path=RECOGNIZERS)
+
+    with pytest.raises(DetectionError, match="gone.json not found; run `rag detect train-credentials`"):
+        detector.warm_up()
+
+
 def test_when_name_found_in_lower_case_then_classifier_reads_it_capitalised():
     text = "does valentina have leave left, asks Tom; see MARK"
     findings = [Finding("NAME_CANDIDATE", 5, 14, 0.5, I), Finding("PERSON", 37, 40, 0.85, I),

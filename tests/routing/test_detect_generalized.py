@@ -626,3 +626,27 @@ def test_when_born_is_said_in_another_language_then_the_date_is_a_birth_date(det
     entities = {f.entity_type for f in detector.classify(text).findings}
 
     assert ("DATE_OF_BIRTH" in entities) == found, entities
+
+
+@pytest.mark.parametrize("text, sensitive", [
+    ("sending the router admin login in two messages\nfirst half: Pelican73\nsecond half: after lunch", True),
+    ("I entered marigold58 three times this morning and now the account is locked, can you unlock it?", True),
+    ("the shared inbox one starts with Walrus#4, then the rest is orange11, all lowercase", True),
+    ("te mando la clave del wifi de la oficina por partes\nuno: Gaviota19\ndos: luego te digo", True),
+    ("how do I reset the admin password on the RT-AX58U router?", False),
+    ("ssh-keygen -t ed25519 asks for a passphrase, should I set one for the CI key?", False),
+    ("curl -H 'Authorization: Bearer $API_TOKEN' returns 401 since the v2.3.1 upgrade, why?", False),
+])
+def test_when_a_secret_is_shared_without_a_password_word_next_to_it_then_restricted(detector, text, sensitive):
+    detection = detector.classify(text)
+
+    assert (detection.level >= R) is sensitive, detection
+    assert any(f.entity_type == "CREDENTIAL" for f in detection.findings) is sensitive, detection
+
+
+def test_when_a_document_passage_holds_a_secret_shaped_token_then_the_classifier_does_not_read_it(detector):
+    passage = "Runbook: first half Pelican73, second half in the vault; rotate both after an incident."
+
+    found = detector.classify(passage, passages=True).findings
+
+    assert not [f for f in found if f.recognizer == "SharedSecretClassifier"]

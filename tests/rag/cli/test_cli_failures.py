@@ -29,6 +29,7 @@ CASES: dict[str, tuple[list[str], dict[str, str], int, str]] = {
     "docs delete": (["policy.md"], NO_MODEL, 1, "embedding model folder"),
     "docs stats": ([], NO_MODEL, 1, "embedding model folder"),
     "detect train-personal-matters": (["--data", "{tmp}/missing.jsonl"], {}, 2, "missing.jsonl not found"),
+    "detect train-credentials": (["--data", "{tmp}/missing.jsonl"], {}, 2, "missing.jsonl"),
     "index status": ([], NO_MODEL, 1, "embedding model folder"),
     "index relabel": ([], NO_MODEL, 1, "embedding model folder"),
     "search": (["refund", "--user", "ghost"], {}, 2, "no user named 'ghost'"),
