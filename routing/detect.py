@@ -170,7 +170,7 @@ class PresidioDetector:
                 try:
                     self._matter_model = self._load_matter_model()
                     self._credential_model = self._load_credential_model()
-                    if (self._matter_model or self._credential_model) is not None and self.embed is not None:
+                    if self.embed is not None and (self._matter_model is not None or self._credential_model is not None):
                         self.embed(["warm up"])  # load the embedding model outside any time budget
                 except Exception as exc:  # a missing, stale or refused model: no classifier, no detector
                     raise DetectionError(f"a classifier of the detector is unavailable: {exc}", is_retryable=False) from exc
@@ -383,8 +383,9 @@ class PresidioDetector:
         chosen = [texts[i] for i in scored]
         scores, _ = model.matter_scores(chosen, np.asarray(self.embed(chosen)))
         for i, score in zip(scored, scores, strict=True):
-            if round(float(score), 3) >= settings.threshold:  # rounded: batched embeddings differ in the last digits
-                out[i] = [Finding("CREDENTIAL", start, end, round(float(score), 3), settings.level, "SharedSecretClassifier")
+            score = round(float(score), 3)  # rounded: batched embeddings differ in the last digits
+            if score >= settings.threshold:
+                out[i] = [Finding("CREDENTIAL", start, end, score, settings.level, "SharedSecretClassifier")
                           for start, end in candidates[i]]
         return out
 

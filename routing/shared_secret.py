@@ -22,8 +22,9 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+from routing.personal_matters import NONE  # the training code's negative label
+
 LABEL = "credential"
-NONE = "none"
 
 _TOKEN = re.compile(r"[^\s\"'`()\[\]{}<>,;|]+")
 # not a typed secret: a variable, URL, e-mail, assignment, path, host:port or key:value; a dotted name (a
@@ -43,19 +44,20 @@ _NOT_A_VALUE = re.compile(r"""
 # key's label, not a value
 _KEY_FOLLOWS = re.compile(r"[ \t]+[A-Za-z0-9+/]{40,}")
 _SYMBOLS = frozenset("!#$%&*^~?+")
+_DOUBLE_MARK_END = re.compile(r"[!?]{2}$")
 MIN_LEN, MAX_LEN = 6, 40
 
 
 def value_candidates(text: str) -> list[tuple[int, int]]:
     """Spans of tokens shaped like a typed secret: 6 to 40 characters with a letter and a digit or a
-    symbol (or a digit and a symbol), none of the shapes of `_NOT_A_VALUE`, and not a key's type before the key. A sentence's final
-    full stop, question or exclamation mark is not part of the token ("sunflower77." "2291!!" keeps its
-    two marks)."""
+    symbol (or a digit and a symbol), none of the shapes of `_NOT_A_VALUE`, and not a key's type before
+    the key. A sentence's final full stop, question or exclamation mark is not part of the token
+    ("sunflower77." "2291!!" keeps its two marks)."""
     spans = []
     for match in _TOKEN.finditer(text):
         start, end = match.span()
         token = match.group()
-        if not re.search(r"[!?]{2}$", token):
+        if not _DOUBLE_MARK_END.search(token):
             end -= len(token) - len(token.rstrip(".?!"))
             token = text[start:end]
         if not MIN_LEN <= len(token) <= MAX_LEN or _NOT_A_VALUE.search(token) or _KEY_FOLLOWS.match(text, end):
