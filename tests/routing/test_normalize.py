@@ -79,6 +79,70 @@ def test_when_escaped_line_breaks_pasted_then_they_read_as_line_breaks_and_map_b
 
 
 @pytest.mark.parametrize(
+    "text, normalised, digits_in_original",
+    [
+        ("门禁密码是 五 九 零 三", "门禁密码是 5903", "五 九 零 三"),                   # Chinese, spaced
+        ("暗証番号は〇九一四です", "暗証番号は0914です", "〇九一四"),                  # Japanese kanji, unspaced
+        ("电话一三八、一二三四、五六七八", "电话13812345678", "一三八、一二三四、五六七八"),
+        ("현관 비번 오 육 공 일 이에요", "현관 비번 5601 이에요", "오 육 공 일"),          # Korean syllables
+        ("문 코드는 삼, 구, 사, 칠입니다", "문 코드는 3947입니다", "삼, 구, 사, 칠"),     # last one with its particle
+    ],
+)
+def test_when_digits_read_out_in_cjk_characters_then_joined_and_mapped_back(text, normalised, digits_in_original):
+    norm = normalize(text)
+    (start, end), = norm.digit_runs
+
+    assert norm.text == normalised
+    assert text[slice(*norm.span(start, end))] == digits_in_original
+
+
+@pytest.mark.parametrize("text, normalised", [
+    ("ship it to blk four one seven bedok north ave two, hash zero five dash one one two, singapore four six zero four one seven",
+     "ship it to blk 417 bedok north ave two, #05-112, singapore 460417"),
+    ("flat twenty one slash three, then the postcode nine four one zero seven", "flat 21/3, then the postcode 94107"),
+])
+def test_when_a_message_is_dictated_then_its_short_number_word_runs_and_said_symbols_are_rewritten(text, normalised):
+    norm = normalize(text)
+    start = norm.text.index("#" if "#" in norm.text else "21")
+
+    assert norm.text == normalised
+    assert text[slice(*norm.span(start, start + 3))] in ("hash zero five", "twenty one slash")
+
+
+@pytest.mark.parametrize("text", ["table for two, three people and one dash of salt", "one two punch, hash it out"])
+def test_when_no_number_is_read_out_then_short_number_word_runs_stay_words(text):
+    assert normalize(text).text == text
+
+
+@pytest.mark.parametrize("text, normalised, number_in_original", [
+    ("आधार नंबर ४५६७ ८९०१ २३४५ है", "आधार नंबर 4567 8901 2345 है", "४५६७ ८९०१ २३४५"),           # Devanagari digits
+    ("رقم الهوية ١٠٢٣٤٥٦٧٨٩", "رقم الهوية 1023456789", "١٠٢٣٤٥٦٧٨٩"),                          # Arabic-Indic digits
+    ("カード番号は４５３９ １４８８ ０３４３ ６４６７です", "カード番号は 4539 1488 0343 6467 です",
+     "４５３９ １４８８ ０３４３ ６４６７"),                                                  # full width, set apart
+    ("身份证号是110105199003071234，谢谢", "身份证号是 110105199003071234，谢谢", "110105199003071234"),
+    ("番号は4 5 3 9 1 4 8 8 0 3です", "番号は 4539148803 です", "4 5 3 9 1 4 8 8 0 3"),          # spaced, then set apart
+])
+def test_when_digits_of_another_script_or_a_number_against_cjk_then_ascii_and_set_apart(text, normalised,
+                                                                                         number_in_original):
+    norm = normalize(text)
+    match = re.search(r"\d[\d ]+\d", norm.text)
+
+    assert norm.text == normalised
+    assert text[slice(*norm.span(match.start(), match.end()))] == number_in_original
+
+
+@pytest.mark.parametrize("text", ["東京都渋谷区神南1-2-3", "世纪大道100号", "第3四半期の売上", "2026年11月30日"])
+def test_when_a_short_number_is_written_against_cjk_then_left_alone(text):
+    assert normalize(text).text == text
+
+
+@pytest.mark.parametrize("text", ["구사일생으로 살아났다", "이사 오는 날 일 좀 도와줘", "이 일 좀 사 와", "三五个人",
+                                  "九九八十一", "일이삼 단계", "오늘 사 공 팀"])
+def test_when_cjk_digits_are_words_or_fewer_than_four_then_left_alone(text):
+    assert normalize(text).text == text
+
+
+@pytest.mark.parametrize(
     "text, normalised",
     [
         ("pasword for the mailbox = Tq7-lamp", "password for the mailbox = Tq7-lamp"),  # a letter missing
