@@ -60,10 +60,11 @@ DIGIT_WORDS = {"zero": "0", "oh": "0", "nought": "0", "one": "1", "two": "2", "t
                "um": "1", "dois": "2", "três": "3", "sete": "7", "oito": "8"}
 # Digits as characters: Chinese and Japanese (kanji, with the formal 零/〇 and 两/兩 for two) and Sino-Korean
 # syllables, the way a number is read out one digit at a time; a run needs MIN_DIGIT_WORDS of them.
-CJK_DIGITS = {"〇": "0", "零": "0", "一": "1", "二": "2", "两": "2", "兩": "2", "三": "3", "四": "4", "五": "5",
-              "六": "6", "七": "7", "八": "8", "九": "9",
-              "공": "0", "영": "0", "일": "1", "이": "2", "삼": "3", "사": "4", "오": "5", "육": "6", "륙": "6",
-              "칠": "7", "팔": "8", "구": "9"}
+_KANJI_DIGITS = {"〇": "0", "零": "0", "一": "1", "二": "2", "两": "2", "兩": "2", "三": "3", "四": "4", "五": "5",
+                 "六": "6", "七": "7", "八": "8", "九": "9"}
+_HANGUL_DIGITS = {"공": "0", "영": "0", "일": "1", "이": "2", "삼": "3", "사": "4", "오": "5", "육": "6", "륙": "6",
+                  "칠": "7", "팔": "8", "구": "9"}
+CJK_DIGITS = {**_KANJI_DIGITS, **_HANGUL_DIGITS}
 MIN_SPACED_DIGITS = 6
 MIN_DIGIT_WORDS = 4
 # numbers read out in pairs ("twenty forty sixty", "zweiundvierzig"), one word per number
@@ -87,7 +88,8 @@ NUMBER_WORDS = _number_words()
 
 # A number written against characters of a script without spaces between words (Chinese, Japanese, Korean's
 # particles, Thai): the recognizers look for a word boundary there, so the two are set apart.
-_CLOSE_SCRIPT = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7a3\u0e00-\u0e4f\u0e5a-\u0e7f]")
+_HANGUL = "\uac00-\ud7a3"  # the Hangul syllables, 가 to 힣
+_CLOSE_SCRIPT = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff%s\u0e00-\u0e4f\u0e5a-\u0e7f]" % _HANGUL)
 _ATTACHED_NUMBER = re.compile(r"[A-Za-z\d]+(?:[ ./-][A-Za-z\d]+)*")
 _OTHER_DIGIT = re.compile(r"(?![0-9])\d")  # a decimal digit of another script: Devanagari, Arabic-Indic, full width
 # a run of single digits, after at most four single capital letters typed the same way ("G B 8 2 ...":
@@ -120,11 +122,11 @@ _FULL_WIDTH = {"：": ":", "＝": "="}
 # CJK digits in a row: kanji with or without a space or 、 between them; Korean syllables each a word of its own
 # (Korean writes words apart, so "이사" or "구사일생" are words, not digits), the last one allowed a particle
 # ("팔이에요", "칠입니다")
-_KANJI_DIGIT = "[%s]" % "".join(ch for ch in CJK_DIGITS if not "\uac00" <= ch <= "\ud7a3")
-_HANGUL_DIGIT = "[%s]" % "".join(ch for ch in CJK_DIGITS if "\uac00" <= ch <= "\ud7a3")
 _KOREAN_PARTICLE = "이에요|예요|입니다|이고|이야|이다|이요|이랑|인데|번|은|는|을|를|으로|로"
-_CJK_DIGIT_RUN = re.compile(r"{k}(?:[ ,、，・-]?{k}){{{n}}}|(?<![가-힣]){h}(?:[ ,-]+{h}){{{n}}}(?=(?:{p})?(?![가-힣]))".format(
-    k=_KANJI_DIGIT, h=_HANGUL_DIGIT, n="%d," % (MIN_DIGIT_WORDS - 1), p=_KOREAN_PARTICLE))
+_CJK_DIGIT_RUN = re.compile(
+    r"{k}(?:[ ,、，・-]?{k}){{{n}}}|(?<![{hangul}]){h}(?:[ ,-]+{h}){{{n}}}(?=(?:{p})?(?![{hangul}]))".format(
+        k="[%s]" % "".join(_KANJI_DIGITS), h="[%s]" % "".join(_HANGUL_DIGITS), n="%d," % (MIN_DIGIT_WORDS - 1),
+        p=_KOREAN_PARTICLE, hangul=_HANGUL))
 # an IBAN written with a space between its country code and check digits ("DE 44 3702 9981 ..."): the two are
 # joined ("DE44 3702 ...") so the IBAN recognizers, which validate it, read the usual grouped form
 _SPACED_IBAN_HEAD = re.compile(r"\b[A-Z]{2} \d{2}(?= [A-Z0-9]{4}(?: [A-Z0-9]{1,4}){2,7}(?![\w-]))")
@@ -340,9 +342,12 @@ def _number_edges(text: str) -> set[int]:
     if not _CLOSE_SCRIPT.search(text):
         return edges
     for m in _ATTACHED_NUMBER.finditer(text):
-        if sum(ch.isdecimal() for ch in m.group(0)) >= MIN_SPACED_DIGITS:
-            edges.update(i for i in (m.start(), m.end())
-                         if 0 < i < len(text) and _CLOSE_SCRIPT.match(text, i - 1 if i == m.start() else i))
+        if sum(ch.isdecimal() for ch in m.group(0)) < MIN_SPACED_DIGITS:
+            continue
+        if m.start() > 0 and _CLOSE_SCRIPT.match(text, m.start() - 1):
+            edges.add(m.start())
+        if _CLOSE_SCRIPT.match(text, m.end()):  # (no match at the end of the text)
+            edges.add(m.end())
     return edges
 
 
