@@ -64,7 +64,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 logger = logging.getLogger(__name__)
 
-CODE_VERSION = "detect-20"  # bump when code changes what is detected (part of `PresidioDetector.version`)
+CODE_VERSION = "detect-21"  # bump when code changes what is detected (part of `PresidioDetector.version`)
 PERSONAL_MATTER = "PERSONAL_MATTER"
 HOME_LOCATION = "HOME_LOCATION"  # the classifier's topic "home": public alone, a person near it escalates it
 SPACED_NUMBER = "SPACED_NUMBER"
@@ -626,6 +626,12 @@ def _first_name_tokens(doc: Any, rules: Any, common: frozenset[str]) -> list[Any
             and t.ent_type_ not in _NOT_NAME_NER and t.text.isalpha() and is_name(t)]
 
 
+def _proper_noun(token: Any) -> bool:
+    """A capitalised proper noun, or a capitalised "adverb" inside a sentence: the small model's guess for a
+    name it does not know ("has Olumide taken ..."); English adverbs are capitalised only at a sentence start."""
+    return token.is_title and (token.pos_ == "PROPN" or (token.pos_ == "ADV" and not token.is_sent_start))
+
+
 def _name_candidate_recognizer(config: DetectionConfig, language: str) -> Any:
     """Presidio recognizer for NAME_CANDIDATE: runs of capitalised PROPN tokens in the spaCy doc."""
     from presidio_analyzer import EntityRecognizer, RecognizerResult
@@ -648,7 +654,7 @@ def _name_candidate_recognizer(config: DetectionConfig, language: str) -> Any:
             # the commonest words of the text's language are not names alone ("les", "Czy" at a sentence start)
             common = common_words(t.lower_ for t in nlp_artifacts.tokens if t.is_alpha)
             for token in [*nlp_artifacts.tokens, None]:
-                if token is not None and token.pos_ == "PROPN" and token.is_title and token.ent_type_ not in rules.ignore_ner_labels:
+                if token is not None and _proper_noun(token) and token.ent_type_ not in rules.ignore_ner_labels:
                     run.append(token)
                     continue
                 lone = (len(run) == 1 and rules.single_token and _name_position(run[0]) and run[0].lower_ not in common

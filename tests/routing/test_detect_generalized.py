@@ -664,3 +664,45 @@ def test_when_a_document_passage_holds_a_secret_shaped_token_then_the_classifier
     found = detector.classify(passage, passages=True).findings
 
     assert not [f for f in found if f.recognizer == "SharedSecretClassifier"]
+
+
+@pytest.mark.parametrize("text, level, sensitive", [
+    # a nationality names an identity document; a bare "ID" (an order's, a ticket's) does not
+    ("Thai ID 1-1037-00123-45-6 for the Bangkok hire", R, True),
+    ("israeli id: 012345674, add it to the relocation file", R, True),
+    ("Philippine ID P1234567A of the new driver", R, True),
+    ("the Thai ID card design changed this year, what is new on it?", R, False),
+    ("ticket ID 48213377 was closed twice, why?", R, False),
+    # Japan's "My Number" in Latin letters; Vietnam's id abbreviation typed in lower case
+    ("My Number 4821 7730 1295 for the year-end adjustment", R, True),
+    ("số cccd của anh trần văn minh là 079 204 118 362 nha", R, True),
+    # a compound passport word before a number with few digits
+    ("Reisepassnummer C7K2L9M4P für die Dienstreise nach Oslo", R, True),
+    ("paspoortnummer NX4K8LP21 van de nieuwe collega", R, True),
+    # a card's security code
+    ("card ending 4242, exp 09/28, cvv 731, book the hotel for me", R, True),
+    ("where do I find the CVV on a corporate card?", R, False),
+    # a passphrase of words joined by dashes after a password word
+    ("pw is lantern-orbit-maple-seven but it says invalid", R, True),
+    ("is the password field case-sensitive?", R, False),
+    # an insurance policy number whose prefix starts like a purchase order's "PO"
+    ("policy number POL-77213390 for the life insurance of Mr Brandt", C, True),
+    ("PO4500187723 needs a second approver before Friday", C, False),
+    # a password word in Thai or Hindi, scripts without word boundaries before the value
+    ("รหัสผ่านอีเมลของผมคือ Lotus@4471 ช่วยล็อกอินให้หน่อย", R, True),
+    ("मेरा पासवर्ड Yamuna#2291 है, लॉगिन कर दो", R, True),
+    ("รหัสไปรษณีย์ของสำนักงานคือ 10110 ใช่ไหม", R, False),
+    # a colleague named by surname and job title, with a leave the term list did not have
+    ("최 대리 출산휴가 언제부터예요?", C, True),
+    ("출산휴가는 며칠까지 쓸 수 있어요?", C, False),
+    ("佐藤課長は育休に入りましたか？", C, True),
+    ("課長会議の議事録をまとめてください", C, False),
+    # a name the small model tags as an adverb, next to sick leave
+    ("how many days of sick leave has Olumide taken this year?", C, True),
+    ("how many days of sick leave do we get each year?", C, False),
+])
+def test_when_a_value_comes_in_a_form_found_by_probing_then_found(detector, text, level, sensitive):
+    """Gaps found with sentences written for this test (detect-21), not taken from any evaluation set."""
+    detection = detector.classify(text)
+
+    assert (detection.level >= level) == sensitive, detection.findings
